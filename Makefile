@@ -1,0 +1,40 @@
+# Two entry points: `make demo` and `make test`. Both create .venv and install pinned dependencies.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export OMP_WAIT_POLICY ?= PASSIVE
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: demo test test-all bench setup system-deps clean
+
+$(STAMP): pyproject.toml requirements.lock Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch (a plain `torch` requirement would pull a multi-GB CUDA build)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP) system-deps
+
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+demo: setup
+	$(VENV)/bin/rlscope demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-all: setup
+	$(PY) -m pytest -q -m ""
+
+bench: setup
+	$(PY) benchmarks/bench_verify.py
+	$(PY) benchmarks/bench_store.py
+	$(PY) benchmarks/bench_sampling.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# System packages the project uses (Debian): bubblewrap for the sandbox.
+# Installs only what is missing; needs root (or passwordless sudo) to install.
+set -euo pipefail
+need=()
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+[ ${#need[@]} -eq 0 ] && exit 0
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; else
+    echo "rlscope: missing system packages: ${need[*]} (install them with apt-get as root)" >&2; exit 0
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

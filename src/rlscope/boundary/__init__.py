@@ -1,0 +1,1 @@
+"""The reasoning boundary of RLVR: sample many answers, verify them, compare pass@k curves."""
