@@ -1,0 +1,205 @@
+"""The `rlscope` command line. Options are generated from the config dataclasses (tyro).
+
+Only this module prints; library code logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rlscope.errors import RlscopeError
+
+log = logging.getLogger("rlscope")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False)
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col not in ("name", "description", "source", "reason") else "left")
+    for row in rows:
+        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
+    _console().print(table)
+
+
+# -- boundary -----------------------------------------------------------------------------
+def boundary_sample(cfg) -> int:
+    from rlscope.boundary.sample import run_sample
+
+    s = run_sample(cfg)
+    rate = s.tokens / s.seconds if s.seconds else 0.0
+    print(
+        f"sampled {s.generated} new samples ({s.already} already stored) for {s.problems} problems "
+        f"in {s.seconds:.1f}s, {rate:.0f} tokens/s -> {cfg.run}"
+    )
+    return 0
+
+
+def boundary_import(cfg) -> int:
+    from rlscope.boundary.sample import run_import
+
+    s = run_import(cfg)
+    print(f"imported {s.generated} completions for {s.problems} problems ({s.already} already stored) -> {cfg.run}")
+    return 0
+
+
+def boundary_verify(cfg) -> int:
+    from rlscope.boundary.verify.run import run_verify
+
+    s = run_verify(cfg)
+    rate = s.verified / s.seconds if s.seconds else 0.0
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.reasons.items()))
+    print(f"verified {s.verified} samples ({s.correct} correct) in {s.seconds:.1f}s, {rate:.0f}/s" + (f" [{reasons}]" if reasons else ""))
+    return 0
+
+
+def boundary_passk(cfg) -> int:
+    from rlscope.boundary.results import compute_passk
+
+    res = compute_passk(cfg)
+    if cfg.json:
+        print(json.dumps({k: v for k, v in res.items() if k != "per_problem"}, indent=2))
+        return 0
+    has_ci = any("ci_low" in r for r in res["curve"])
+    cols = ["k", "pass@k"] + ([f"{int(cfg.confidence * 100)}% CI"] if has_ci else [])
+    rows = [
+        [r["k"], r["pass_at_k"]] + ([f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"] if has_ci else [])
+        for r in res["curve"]
+    ]
+    n = res["samples_per_problem"]
+    _table(f"pass@k: {res['problems']} problems, n = {n['min']}" + (f"..{n['max']}" if n["max"] != n["min"] else ""), cols, rows)
+    if res["unverified_samples"]:
+        print(f"note: {res['unverified_samples']} samples are not verified yet (rlscope boundary verify)")
+    print(f"wrote {cfg.run / 'passk.json'} and {cfg.run / 'passk.csv'}")
+    return 0
+
+
+def boundary_export(cfg) -> int:
+    from rlscope.boundary.results import export_samples
+
+    count = export_samples(cfg)
+    if cfg.out is not None:
+        print(f"wrote {count} samples to {cfg.out}")
+    return 0
+
+
+def boundary_benchmarks(cfg) -> int:
+    from rlscope.boundary.benchmarks import list_benchmarks
+
+    rows = list_benchmarks()
+    if cfg.json:
+        print(json.dumps([dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows], indent=2))
+        return 0
+    as_dicts = [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows]
+    cols = list(as_dicts[0]) if as_dicts else ["name"]
+    _table("benchmarks", cols, [[d.get(c, "") if d.get(c) is not None else "" for c in cols] for d in as_dicts])
+    return 0
+
+
+# -- sandbox ------------------------------------------------------------------------------
+def sandbox_run(cfg) -> int:
+    from rlscope.sandbox.cli import run_command
+
+    return run_command(cfg)
+
+
+# -- demo ---------------------------------------------------------------------------------
+def demo(cfg) -> int:
+    from rlscope.demo import run_demo
+
+    return run_demo(cfg, print_fn=print, table_fn=_table)
+
+
+def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any], int]]]]:
+    def boundary(name: str):
+        def get():
+            from rlscope.boundary import config
+
+            return getattr(config, name)
+
+        return get
+
+    def sandbox_cfg():
+        from rlscope.sandbox.cli import SandboxRunConfig
+
+        return SandboxRunConfig
+
+    def demo_cfg():
+        from rlscope.demo import DemoConfig
+
+        return DemoConfig
+
+    return {
+        "boundary": {
+            "sample": (boundary("SampleConfig"), boundary_sample),
+            "import": (boundary("ImportConfig"), boundary_import),
+            "verify": (boundary("VerifyConfig"), boundary_verify),
+            "passk": (boundary("PassKConfig"), boundary_passk),
+            "export": (boundary("ExportConfig"), boundary_export),
+            "benchmarks": (boundary("BenchmarksConfig"), boundary_benchmarks),
+        },
+        "sandbox": {"run": (sandbox_cfg, sandbox_run)},
+        "demo": {"": (demo_cfg, demo)},
+    }
+
+
+def _usage(commands) -> str:
+    lines = ["usage: rlscope COMMAND [SUBCOMMAND] [OPTIONS]   (add --help to any command)", "", "commands:"]
+    for group, subs in commands.items():
+        for sub in subs:
+            lines.append(f"  rlscope {group} {sub}".rstrip())
+    lines.append("  rlscope version")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import tyro
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(commands))
+        return 0 if argv else 2
+    if argv[0] in ("version", "--version"):
+        from rlscope import __version__
+
+        print(__version__)
+        return 0
+    group = commands.get(argv[0])
+    if group is None:
+        print(f"rlscope: unknown command {argv[0]!r}\n" + _usage(commands), file=sys.stderr)
+        return 2
+    if "" in group:
+        sub, rest, prog = "", argv[1:], f"rlscope {argv[0]}"
+    else:
+        if len(argv) < 2 or argv[1] in ("-h", "--help"):
+            print(_usage({argv[0]: group}))
+            return 0 if len(argv) >= 2 else 2
+        sub, rest, prog = argv[1], argv[2:], f"rlscope {argv[0]} {argv[1]}"
+        if sub not in group:
+            print(f"rlscope: unknown command {argv[0]} {sub!r}\n" + _usage({argv[0]: group}), file=sys.stderr)
+            return 2
+    get_cls, fn = group[sub]
+    cfg = tyro.cli(get_cls(), args=rest, prog=prog)
+    try:
+        return fn(cfg)
+    except RlscopeError as exc:
+        print(f"rlscope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rlscope: interrupted; everything stored so far is kept: run the same command again to continue", file=sys.stderr)
+        return 130

@@ -1,0 +1,226 @@
+"""Hugging Face transformers backend (CPU or GPU).
+
+Each distinct prompt is prefilled once; its KV cache is repeated for the batch of
+samples drawn from it, and the decode loop samples every row with a
+counter-based random stream keyed by that sample's own seed, so a sample's text
+does not depend on which other samples share its batch (up to floating-point
+differences between batch shapes).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rlscope.errors import RlscopeError
+from rlscope.llm.base import Completion, SampleRequest, SamplingParams
+
+log = logging.getLogger(__name__)
+
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def counter_uniform(seeds: np.ndarray, step: int) -> np.ndarray:
+    """One uniform in [0, 1) per row from (seed, step) via splitmix64.
+
+    Parameters
+    ----------
+    seeds : (B,) uint64
+    step : decode step
+
+    Returns
+    -------
+    (B,) float64
+    """
+    with np.errstate(over="ignore"):
+        x = seeds.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15) * np.uint64(step + 1)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def sample_tokens(logits, u, temperature: float, top_p: float):  # (B, V), (B,) -> (B,)
+    """Inverse-CDF sampling with temperature and nucleus (top-p) truncation.
+
+    Parameters
+    ----------
+    logits : (B, V) float tensor
+    u : (B,) float tensor of uniforms in [0, 1)
+
+    Returns
+    -------
+    (B,) long tensor of token ids
+    """
+    import torch
+
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
+    if top_p < 1.0:
+        probs, order = probs.sort(dim=-1, descending=True)  # (B, V)
+        before = probs.cumsum(dim=-1) - probs  # mass strictly before each token
+        probs = probs.masked_fill(before >= top_p, 0.0)
+    else:
+        order = None
+    cdf = probs.cumsum(dim=-1)  # (B, V)
+    target = (u.to(cdf.dtype) * cdf[:, -1]).unsqueeze(-1)  # (B, 1)
+    idx = torch.searchsorted(cdf, target, right=True).clamp_(max=cdf.shape[-1] - 1)  # (B, 1)
+    if order is not None:
+        idx = order.gather(-1, idx)
+    return idx.squeeze(-1)
+
+
+class HFSampler:
+    """Sample from a local (or cached) Hugging Face causal LM with a batched KV-cache loop."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 64,
+        threads: int | None = None,
+        trust_remote_code: bool = False,
+    ):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        if threads:
+            torch.set_num_threads(threads)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        local = Path(model)
+        if not local.exists() and (model.startswith((".", "/", "~")) or os.sep in model.rstrip(os.sep) and model.count("/") != 1):
+            raise RlscopeError(f"model path {model!r} does not exist")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            torch_dtype = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+            if torch_dtype == "auto" and self.device.type == "cpu":
+                torch_dtype = torch.float32
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            ).to(self.device)
+        except OSError as exc:
+            raise RlscopeError(f"cannot load model {model!r}: {str(exc).splitlines()[0]}") from exc
+        self.model.eval()
+        self.batch_size = batch_size
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        self.max_context = getattr(self.model.config, "max_position_embeddings", None)
+        # transformers >= 5.2x names the KV cache `cache`; older releases `past_key_values`.
+        self._cache_kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+
+    def _cache_of(self, out):
+        return out["cache"] if "cache" in out else out["past_key_values"]
+
+    def encode(self, prompt: str) -> list[int]:
+        ids = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        if not ids:
+            ids = [self.tokenizer.bos_token_id or self.tokenizer.eos_token_id]
+        return ids
+
+    def generate(
+        self,
+        requests: Sequence[SampleRequest],
+        params: SamplingParams,
+        on_batch: Callable[[list[int], list[Completion]], None] | None = None,
+    ) -> list[Completion]:
+        """One completion per request; ``on_batch(indices, completions)`` is called as batches finish."""
+        groups: OrderedDict[str, list[int]] = OrderedDict()
+        for i, req in enumerate(requests):
+            groups.setdefault(req.prompt, []).append(i)
+        out: list[Completion | None] = [None] * len(requests)
+        for prompt, idxs in groups.items():
+            prompt_ids = self.encode(prompt)
+            for start in range(0, len(idxs), self.batch_size):
+                chunk = idxs[start : start + self.batch_size]
+                seeds = np.array([requests[i].seed for i in chunk], dtype=np.uint64)
+                comps = self._generate_batch(prompt_ids, seeds, params)
+                for i, comp in zip(chunk, comps):
+                    out[i] = comp
+                if on_batch is not None:
+                    on_batch(chunk, comps)
+        return out  # type: ignore[return-value]
+
+    def _generate_batch(self, prompt_ids: list[int], seeds: np.ndarray, params: SamplingParams) -> list[Completion]:
+        import torch
+
+        B = len(seeds)
+        max_new = params.max_new_tokens
+        if self.max_context:
+            max_new = min(max_new, self.max_context - len(prompt_ids))
+            if max_new <= 0:
+                raise RlscopeError(
+                    f"prompt of {len(prompt_ids)} tokens leaves no room in the model's context of {self.max_context}"
+                )
+        generated = np.zeros((B, max_new), dtype=np.int64)  # (B, T)
+        lengths = np.zeros(B, dtype=np.int64)
+        finish = ["length"] * B
+        alive = np.arange(B)  # rows still decoding, in cache order
+        eos = torch.tensor(sorted(self.eos_ids), device=self.device) if self.eos_ids else None
+        with torch.inference_mode():
+            ids = torch.tensor([prompt_ids], device=self.device)  # (1, P)
+            out = self.model(input_ids=ids, use_cache=True)
+            cache = self._cache_of(out)
+            cache.batch_repeat_interleave(B)
+            logits = out.logits[:, -1, :].expand(B, -1)  # (B, V)
+            for step in range(max_new):
+                u = torch.from_numpy(counter_uniform(seeds[alive], step)).to(self.device)
+                tok = sample_tokens(logits, u, params.temperature, params.top_p)  # (A,)
+                tok_np = tok.cpu().numpy()
+                generated[alive, step] = tok_np
+                lengths[alive] = step + 1
+                done = np.isin(tok_np, list(self.eos_ids)) if eos is not None else np.zeros(len(alive), bool)
+                if params.stop:
+                    for j, row in enumerate(alive):
+                        if not done[j] and self._hits_stop(generated[row, : step + 1], params.stop):
+                            done[j] = True
+                for j in np.nonzero(done)[0]:
+                    finish[alive[j]] = "stop"
+                if done.all() or step == max_new - 1:
+                    break
+                if done.any():
+                    keep = np.nonzero(~done)[0]
+                    alive = alive[keep]
+                    keep_t = torch.from_numpy(keep).to(self.device)
+                    cache.batch_select_indices(keep_t)
+                    tok = tok[keep_t]
+                out = self.model(input_ids=tok.unsqueeze(-1), use_cache=True, **{self._cache_kw: cache})
+                cache = self._cache_of(out)
+                logits = out.logits[:, -1, :]  # (A, V)
+        comps = []
+        for row in range(B):
+            toks = generated[row, : lengths[row]].tolist()
+            n_tok = len(toks)
+            if toks and toks[-1] in self.eos_ids:
+                toks = toks[:-1]
+            text = self.tokenizer.decode(toks, skip_special_tokens=True)
+            if params.stop:
+                text = _cut_at_stop(text, params.stop)
+            comps.append(Completion(text=text, num_tokens=n_tok, finish_reason=finish[row]))
+        return comps
+
+    def _hits_stop(self, toks: np.ndarray, stop: tuple[str, ...]) -> bool:
+        tail = self.tokenizer.decode(toks[-32:].tolist(), skip_special_tokens=True)
+        return any(s in tail for s in stop)
+
+
+def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    cut = len(text)
+    for s in stop:
+        pos = text.find(s)
+        if pos != -1:
+            cut = min(cut, pos)
+    return text[:cut]

@@ -1,0 +1,301 @@
+"""A sampler for any OpenAI-compatible server (``vllm serve``, SGLang, llama.cpp, Ollama, OpenAI).
+
+Only the standard library is used (``urllib`` and a thread pool): each sample is one
+HTTP call with ``n=1`` and its own ``seed``, so a server that honours ``seed`` (vLLM
+does) draws per-sample reproducible completions, whatever the batching. A server
+with prefix caching (vLLM: on by default) shares the prefill between the samples
+of one prompt even though they arrive as separate calls.
+
+``group_by_prompt=True`` instead sends the samples of one prompt as one call with
+``n > 1``. That saves request overhead but gives up per-sample seeds: the call
+carries the seed of the group's first request only (vLLM then seeds its ``i``-th
+choice with ``seed + i``), so the draws depend on how requests were grouped, and a
+resumed run does not reproduce an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import logging
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from rlscope.errors import RlscopeError
+from rlscope.llm.base import Completion, SampleRequest, SamplingParams
+
+logger = logging.getLogger(__name__)
+
+MODES = ("completions", "chat")
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+"""HTTP statuses worth retrying: rate limits, overload, gateway and server errors."""
+MAX_BACKOFF_S = 60.0
+
+
+class _Unreachable(Exception):
+    """The server did not answer (refused, reset, timed out): retried, then reported."""
+
+
+class _Retryable(Exception):
+    """The server answered with a status worth retrying (429, 5xx)."""
+
+    def __init__(self, status: int, message: str, retry_after_s: float | None):
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class OpenAISampler:
+    """Draw samples from an OpenAI-compatible HTTP server.
+
+    Parameters
+    ----------
+    model : str
+        Model name the server knows (``--served-model-name`` for vLLM).
+    base_url : str
+        API root, usually ending in ``/v1``.
+    api_key : str, optional
+        Sent as ``Authorization: Bearer``; defaults to ``$OPENAI_API_KEY``, and no header when neither is set.
+    mode : {"completions", "chat"}
+        ``completions`` posts the prompt as is to ``/completions`` (the prompt is already templated);
+        ``chat`` posts it as one user message to ``/chat/completions`` (the server applies its chat template).
+    concurrency : int
+        Calls in flight at once.
+    timeout_s : float
+        Socket timeout of one call (connecting, and each wait for data), in seconds.
+    max_retries : int
+        Retries after the first attempt, on 429/5xx, refused, reset or timed-out connections.
+    retry_backoff_s : float
+        First retry delay; doubles on each retry (a ``Retry-After`` header takes precedence), capped at 60 s.
+    extra_body : dict, optional
+        Extra JSON fields merged into every request body (e.g. ``{"top_k": 20}``); they override ours.
+    group_by_prompt : bool
+        Send the samples of one prompt as one call with ``n > 1``. Per-sample seeds are then NOT honoured
+        (see the module docstring), and per-sample token counts are estimated.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key: str | None = None,
+        mode: str = "completions",
+        concurrency: int = 8,
+        timeout_s: float = 600.0,
+        max_retries: int = 3,
+        retry_backoff_s: float = 1.0,
+        extra_body: dict[str, Any] | None = None,
+        group_by_prompt: bool = False,
+    ):
+        if mode not in MODES:
+            raise RlscopeError(f"openai backend: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if not base_url.startswith(("http://", "https://")):
+            raise RlscopeError(f"openai backend: base_url must start with http:// or https://, got {base_url!r}")
+        if concurrency < 1:
+            raise RlscopeError(f"openai backend: concurrency must be >= 1, got {concurrency}")
+        if max_retries < 0:
+            raise RlscopeError(f"openai backend: max_retries must be >= 0, got {max_retries}")
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.mode = mode
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.retry_backoff_s = retry_backoff_s
+        self.extra_body = dict(extra_body or {})
+        self.group_by_prompt = group_by_prompt
+        self.url = f"{self.base_url}/{'chat/completions' if mode == 'chat' else 'completions'}"
+
+    def generate(self, requests: Sequence[SampleRequest], params: SamplingParams) -> list[Completion]:
+        """Draw one completion per request, in request order (calls may finish in any order)."""
+        if not requests:
+            return []
+        groups = _group_indices(requests) if self.group_by_prompt else [[i] for i in range(len(requests))]
+        results: list[Completion | None] = [None] * len(requests)
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(self.concurrency, len(groups)))
+        try:
+            futures = {pool.submit(self._call, requests[g[0]], len(g), params): g for g in groups}
+            for fut in concurrent.futures.as_completed(futures):
+                for idx, completion in zip(futures[fut], fut.result()):
+                    results[idx] = completion
+        finally:
+            # On an error, drop the calls not yet started instead of waiting for them.
+            pool.shutdown(wait=False, cancel_futures=True)
+        return results  # type: ignore[return-value]
+
+    def _payload(self, request: SampleRequest, n: int, params: SamplingParams) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "seed": request.seed,
+            "n": n,
+        }
+        if self.mode == "chat":
+            body["messages"] = [{"role": "user", "content": request.prompt}]
+        else:
+            body["prompt"] = request.prompt
+        if params.stop:
+            body["stop"] = list(params.stop)
+        body.update(self.extra_body)
+        return body
+
+    def _call(self, request: SampleRequest, n: int, params: SamplingParams) -> list[Completion]:
+        """One call with retries; returns ``n`` completions."""
+        data = json.dumps(self._payload(request, n, params)).encode()
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                response = self._post(data)
+                break
+            except (_Unreachable, _Retryable) as exc:
+                if attempt + 1 == attempts:
+                    raise self._give_up(exc, attempts) from exc
+                delay = min(self.retry_backoff_s * 2**attempt, MAX_BACKOFF_S)
+                if isinstance(exc, _Retryable) and exc.retry_after_s is not None:
+                    delay = min(exc.retry_after_s, MAX_BACKOFF_S)
+                logger.warning("%s: %s; retry %d/%d in %.1fs", self.url, exc, attempt + 1, self.max_retries, delay)
+                time.sleep(delay)
+        return self._parse(response, n)
+
+    def _post(self, data: bytes) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as exc:
+            body = _read_error_body(exc)
+            message = _error_message(body)
+            if exc.code in RETRY_STATUS:
+                raise _Retryable(exc.code, message, _retry_after(exc.headers.get("Retry-After"))) from None
+            raise RlscopeError(self._client_error(exc.code, message)) from None
+        except urllib.error.URLError as exc:
+            raise _Unreachable(str(exc.reason)) from None
+        except (TimeoutError, socket.timeout) as exc:  # socket.timeout is TimeoutError from 3.10 on
+            raise _Unreachable(f"no answer within {self.timeout_s:g}s") from exc
+        except (ConnectionError, http.client.HTTPException) as exc:
+            raise _Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            response = json.loads(raw)
+        except ValueError:
+            raise RlscopeError(f"{self.url} answered with non-JSON: {_snippet(raw)}") from None
+        if not isinstance(response, dict):
+            raise RlscopeError(f"{self.url} answered with unexpected JSON: {_snippet(raw)}")
+        return response
+
+    def _client_error(self, status: int, message: str) -> str:
+        hint = ""
+        if status in (401, 403):
+            hint = "; check api_key (or $OPENAI_API_KEY)"
+        elif status == 404:
+            hint = f"; check base_url (usually ends in /v1) and that the server serves model {self.model!r}"
+        return f"{self.url} rejected the request (HTTP {status}): {message}{hint}"
+
+    def _give_up(self, exc: Exception, attempts: int) -> RlscopeError:
+        if isinstance(exc, _Retryable):
+            return RlscopeError(f"{self.url} kept failing ({exc}) after {attempts} attempts; the server may be overloaded")
+        return RlscopeError(
+            f"cannot reach the OpenAI-compatible server at {self.url} ({exc}) after {attempts} attempts; "
+            "check that the server is running and that base_url is right "
+            "(or raise timeout_s / lower concurrency if it is overloaded)"
+        )
+
+    def _parse(self, response: dict[str, Any], n: int) -> list[Completion]:
+        choices = response.get("choices")
+        if "error" in response and not choices:
+            raise RlscopeError(f"{self.url} answered with an error: {_error_message(json.dumps(response).encode())}")
+        if not isinstance(choices, list) or len(choices) != n:
+            got = len(choices) if isinstance(choices, list) else "no"
+            hint = "; this server may not support n > 1: set group_by_prompt=False" if n > 1 else ""
+            raise RlscopeError(f"{self.url} returned {got} choices, expected {n}{hint}")
+        choices = sorted(choices, key=lambda c: c.get("index", 0))
+        texts = [self._text(c) for c in choices]
+        usage = response.get("usage") or {}
+        total = usage.get("completion_tokens")
+        if isinstance(total, int) and n == 1:
+            counts = [total]
+        elif isinstance(total, int):
+            # usage covers all n choices together: split it in proportion to text length (an estimate).
+            counts = _split_count(total, texts)
+        else:
+            # No usage from this server: whitespace-separated words stand in for tokens (an undercount).
+            counts = [len(t.split()) for t in texts]
+        return [
+            Completion(text=t, num_tokens=k, finish_reason=c.get("finish_reason") or "stop")
+            for t, k, c in zip(texts, counts, choices)
+        ]
+
+    def _text(self, choice: dict[str, Any]) -> str:
+        if self.mode == "chat":
+            text = (choice.get("message") or {}).get("content")
+        else:
+            text = choice.get("text")
+        return text if isinstance(text, str) else ""
+
+
+def _group_indices(requests: Sequence[SampleRequest]) -> list[list[int]]:
+    """Indices of requests grouped by prompt, groups in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(requests):
+        groups.setdefault(r.prompt, []).append(i)
+    return list(groups.values())
+
+
+def _split_count(total: int, texts: Sequence[str]) -> list[int]:
+    """Split ``total`` tokens over texts in proportion to their lengths; the parts sum to ``total``."""
+    lengths = [len(t) for t in texts]
+    denom = sum(lengths)
+    if denom == 0:
+        base, extra = divmod(total, len(texts))
+        return [base + (i < extra) for i in range(len(texts))]
+    counts = [total * n // denom for n in lengths]
+    counts[lengths.index(max(lengths))] += total - sum(counts)
+    return counts
+
+
+def _read_error_body(exc: urllib.error.HTTPError) -> bytes:
+    try:
+        return exc.read()
+    except (OSError, http.client.HTTPException):
+        return b""
+
+
+def _error_message(body: bytes) -> str:
+    """The server's message from an error body (OpenAI, vLLM and FastAPI shapes), else the body itself."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return _snippet(body) or "(empty body)"
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        for value in (err, data.get("message"), data.get("detail")):
+            if isinstance(value, str):
+                return value
+    return _snippet(body)
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _snippet(raw: bytes, limit: int = 200) -> str:
+    text = raw.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "..."

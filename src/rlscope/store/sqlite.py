@@ -1,0 +1,228 @@
+"""SQLite store of one run directory.
+
+Tables are keyed by ``(run, problem_id, sample_idx)``; inserts are ``INSERT OR IGNORE``
+so replaying a batch after a crash neither loses nor duplicates a sample. WAL with
+``synchronous=FULL`` makes each committed batch durable; callers commit in batches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rlscope.boundary.benchmarks.base import Problem
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+    run TEXT NOT NULL, problem_id TEXT NOT NULL, position INTEGER NOT NULL,
+    question TEXT NOT NULL, answer TEXT, kind TEXT NOT NULL, prompt TEXT, meta TEXT NOT NULL,
+    PRIMARY KEY (run, problem_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS generations (
+    run TEXT NOT NULL, problem_id TEXT NOT NULL, sample_idx INTEGER NOT NULL,
+    completion TEXT NOT NULL, num_tokens INTEGER, finish_reason TEXT, seed INTEGER,
+    source TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (run, problem_id, sample_idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS verdicts (
+    run TEXT NOT NULL, problem_id TEXT NOT NULL, sample_idx INTEGER NOT NULL,
+    correct INTEGER NOT NULL, extracted TEXT, reason TEXT NOT NULL, verifier TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (run, problem_id, sample_idx)
+) WITHOUT ROWID;
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationRow:
+    """One stored sample."""
+
+    problem_id: str
+    sample_idx: int
+    completion: str
+    num_tokens: int | None = None
+    finish_reason: str | None = None
+    seed: int | None = None
+    source: str = "sample"
+    """``sample`` (drawn by a backend here) or ``import`` (completions generated elsewhere)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VerdictRow:
+    """One stored verdict."""
+
+    problem_id: str
+    sample_idx: int
+    correct: bool
+    extracted: str | None
+    reason: str
+    verifier: str
+
+
+class Store:
+    """The results database of a run directory (``DIR/results.sqlite``)."""
+
+    FILENAME = "results.sqlite"
+
+    def __init__(self, path: str | Path, run: str = "main"):
+        path = Path(path)
+        if path.is_dir() or not path.suffix:
+            path.mkdir(parents=True, exist_ok=True)
+            path = path / self.FILENAME
+        self.path = path
+        self.run = run
+        self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=60000")
+        self.conn.executescript(_SCHEMA)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def _insert_many(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Insert rows in one transaction; returns the number actually inserted."""
+        cur = self.conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            before = self.conn.total_changes
+            cur.executemany(sql, rows)
+            inserted = self.conn.total_changes - before
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return inserted
+
+    def put_problems(self, problems: Sequence[Problem], prompts: Sequence[str | None]) -> int:
+        rows = (
+            (self.run, p.problem_id, i, p.question, p.answer, p.kind, prompt, json.dumps(p.meta, default=str))
+            for i, (p, prompt) in enumerate(zip(problems, prompts))
+        )
+        return self._insert_many("INSERT OR IGNORE INTO problems VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    def put_generations(self, rows: Iterable[GenerationRow]) -> int:
+        now = time.time()
+        return self._insert_many(
+            "INSERT OR IGNORE INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                (self.run, r.problem_id, r.sample_idx, r.completion, r.num_tokens, r.finish_reason, r.seed, r.source, now)
+                for r in rows
+            ),
+        )
+
+    def put_verdicts(self, rows: Iterable[VerdictRow]) -> int:
+        now = time.time()
+        return self._insert_many(
+            "INSERT OR IGNORE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
+            ((self.run, r.problem_id, r.sample_idx, int(r.correct), r.extracted, r.reason, r.verifier, now) for r in rows),
+        )
+
+    def delete_verdicts(self) -> int:
+        cur = self.conn.execute("DELETE FROM verdicts WHERE run = ?", (self.run,))
+        return cur.rowcount
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # -- reading ---------------------------------------------------------------------------
+    def problems(self) -> list[tuple[Problem, str | None]]:
+        rows = self.conn.execute(
+            "SELECT problem_id, question, answer, kind, meta, prompt FROM problems WHERE run = ? ORDER BY position",
+            (self.run,),
+        ).fetchall()
+        return [(Problem(pid, q, a, k, json.loads(m)), prompt) for pid, q, a, k, m, prompt in rows]
+
+    def sample_indices(self) -> dict[str, set[int]]:
+        """problem_id -> sample indices already stored."""
+        out: dict[str, set[int]] = {}
+        for pid, idx in self.conn.execute(
+            "SELECT problem_id, sample_idx FROM generations WHERE run = ?", (self.run,)
+        ):
+            out.setdefault(pid, set()).add(idx)
+        return out
+
+    def count_generations(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM generations WHERE run = ?", (self.run,)).fetchone()[0]
+
+    def count_verdicts(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM verdicts WHERE run = ?", (self.run,)).fetchone()[0]
+
+    def count_unverified(self) -> int:
+        return self.conn.execute(
+            """SELECT COUNT(*) FROM generations g LEFT JOIN verdicts v
+               ON v.run = g.run AND v.problem_id = g.problem_id AND v.sample_idx = g.sample_idx
+               WHERE g.run = ? AND v.sample_idx IS NULL""",
+            (self.run,),
+        ).fetchone()[0]
+
+    def iter_unverified(self, batch: int = 2048) -> Iterator[list[tuple[str, int, str]]]:
+        """Batches of (problem_id, sample_idx, completion) that have no verdict yet, problem-grouped."""
+        cur = self.conn.execute(
+            """SELECT g.problem_id, g.sample_idx, g.completion FROM generations g LEFT JOIN verdicts v
+               ON v.run = g.run AND v.problem_id = g.problem_id AND v.sample_idx = g.sample_idx
+               WHERE g.run = ? AND v.sample_idx IS NULL ORDER BY g.problem_id, g.sample_idx""",
+            (self.run,),
+        )
+        while True:
+            rows = cur.fetchmany(batch)
+            if not rows:
+                return
+            yield rows
+
+    def correct_counts(self) -> dict[str, tuple[int, int]]:
+        """problem_id -> (n verified samples, c correct), for problems with at least one verdict."""
+        return {
+            pid: (n, c)
+            for pid, n, c in self.conn.execute(
+                "SELECT problem_id, COUNT(*), SUM(correct) FROM verdicts WHERE run = ? GROUP BY problem_id",
+                (self.run,),
+            )
+        }
+
+    def iter_samples(self) -> Iterator[dict[str, Any]]:
+        """Every sample with its verdict (if any), ordered by problem position and sample index."""
+        cur = self.conn.execute(
+            """SELECT g.problem_id, g.sample_idx, g.completion, v.extracted, v.correct, v.reason,
+                      g.num_tokens, g.finish_reason, g.seed, g.source
+               FROM generations g
+               LEFT JOIN verdicts v ON v.run = g.run AND v.problem_id = g.problem_id AND v.sample_idx = g.sample_idx
+               LEFT JOIN problems p ON p.run = g.run AND p.problem_id = g.problem_id
+               WHERE g.run = ? ORDER BY p.position, g.problem_id, g.sample_idx""",
+            (self.run,),
+        )
+        for pid, idx, comp, ext, corr, reason, ntok, fin, seed, src in cur:
+            yield {
+                "problem_id": pid,
+                "sample_idx": idx,
+                "completion": comp,
+                "extracted": ext,
+                "correct": None if corr is None else bool(corr),
+                "reason": reason,
+                "num_tokens": ntok,
+                "finish_reason": fin,
+                "seed": seed,
+                "source": src,
+            }
