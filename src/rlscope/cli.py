@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -27,12 +28,14 @@ def _console():
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table()
     for col in columns:
         table.add_column(col, justify="right" if col not in ("name", "description", "source", "reason") else "left")
     for row in rows:
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
-    _console().print(table)
+    console = _console()
+    console.print(title)
+    console.print(table)
 
 
 # -- boundary -----------------------------------------------------------------------------
@@ -169,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tyro
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = os.environ.get("RLSCOPE_LOG", "WARNING").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     commands = _commands()
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage(commands))

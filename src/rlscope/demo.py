@@ -51,12 +51,12 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
     from rlscope.boundary.results import compute_passk
     from rlscope.boundary.sample import run_sample
     from rlscope.boundary.verify.run import run_verify
-    from rlscope.llm.tiny import build_tiny_model
+    from rlscope.llm.tiny import TinyModelConfig, build_tiny_model
 
     model_dir = cfg.run / "model"
     if not (model_dir / "config.json").exists():
         print_fn(f"building a tiny untrained HF model in {model_dir}")
-        build_tiny_model(model_dir)
+        build_tiny_model(model_dir, TinyModelConfig(max_position_embeddings=2048))
     benchmark = pick_benchmark(cfg.benchmark)
     print_fn(f"sampling {cfg.n} answers for each of {cfg.limit} {benchmark} problems")
     s = run_sample(
@@ -84,7 +84,8 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
         for k, p in rows:
             print_fn(f"  pass@{k}: {p:.4f}")
     print_fn(
-        "The model is untrained, so pass@k stays near zero; next: "
-        f"`rlscope boundary export --run {cfg.run}` to read the samples."
+        "The model is untrained: its output is random bytes, so any 'correct' sample is a lucky hit of the "
+        "final-number fallback on a small gold answer (one reason large-k pass@k needs care).\n"
+        f"Read the samples: rlscope boundary export --run {cfg.run}"
     )
     return 0

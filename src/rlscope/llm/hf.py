@@ -172,7 +172,11 @@ class HFSampler:
         eos = torch.tensor(sorted(self.eos_ids), device=self.device) if self.eos_ids else None
         with torch.inference_mode():
             ids = torch.tensor([prompt_ids], device=self.device)  # (1, P)
-            out = self.model(input_ids=ids, use_cache=True)
+            cache_kw = {}
+            prealloc = preallocated_cache(self.model, len(prompt_ids) + max_new)
+            if prealloc is not None:
+                cache_kw[self._cache_kw] = prealloc
+            out = self.model(input_ids=ids, use_cache=True, **cache_kw)
             cache = self._cache_of(out)
             cache.batch_repeat_interleave(B)
             logits = out.logits[:, -1, :].expand(B, -1)  # (B, V)
@@ -215,6 +219,94 @@ class HFSampler:
     def _hits_stop(self, toks: np.ndarray, stop: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(toks[-32:].tolist(), skip_special_tokens=True)
         return any(s in tail for s in stop)
+
+
+def preallocated_cache(model, capacity: int):
+    """A DynamicCache whose layers write into preallocated buffers (no per-step ``torch.cat``).
+
+    Growing the default cache copies it whole at every step (quadratic in length); this keeps
+    the same interface and semantics. Returns None where the model's cache layout is not plain
+    full-attention layers (then the default cache is used).
+    """
+    try:
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+    except ImportError:
+        return None
+    try:
+        cache = DynamicCache(config=model.config)
+    except TypeError:
+        return None
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        return None
+    cache.layers = [_PreallocatedLayer(capacity) for _ in layers]
+    return cache
+
+
+def _preallocated_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        """Keys/values of one layer in (B, H, capacity, D) buffers; ``keys``/``values`` are views of the filled part."""
+
+        def __init__(self, capacity: int):
+            super().__init__()
+            self.capacity = capacity
+            self.length = 0
+
+        def lazy_initialization(self, key_states, value_states) -> None:
+            self.device = key_states.device
+            B, H, _, D = key_states.shape
+            self.kbuf = key_states.new_empty((B, H, self.capacity, D))  # (B, H, C, D)
+            self.vbuf = value_states.new_empty((B, H, self.capacity, value_states.shape[-1]))
+            self.is_initialized = True
+
+        def _views(self) -> None:
+            self.keys = self.kbuf[:, :, : self.length]
+            self.values = self.vbuf[:, :, : self.length]
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            n = key_states.shape[-2]
+            if self.length + n > self.capacity:
+                raise RuntimeError(f"KV cache capacity {self.capacity} exceeded")
+            self.kbuf[:, :, self.length : self.length + n] = key_states
+            self.vbuf[:, :, self.length : self.length + n] = value_states
+            self.length += n
+            self._views()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def crop(self, tokens_to_remove: int) -> None:
+            self.length = max(0, self.length - abs(tokens_to_remove))
+            if self.is_initialized:
+                self._views()
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self.kbuf = self.kbuf.repeat_interleave(repeats, dim=0)
+            self.vbuf = self.vbuf.repeat_interleave(repeats, dim=0)
+            self._views()
+
+        def batch_select_indices(self, indices) -> None:
+            self.kbuf = self.kbuf[indices]
+            self.vbuf = self.vbuf[indices]
+            self._views()
+
+    return PreallocatedLayer
+
+
+def _PreallocatedLayer(capacity: int):
+    global _LAYER_CLS
+    if _LAYER_CLS is None:
+        _LAYER_CLS = _preallocated_layer_class()
+    return _LAYER_CLS(capacity)
+
+
+_LAYER_CLS = None
 
 
 def _cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
