@@ -145,7 +145,28 @@ def test_bad_input_gives_one_clear_line(tmp_path, bench, tiny_model):
     p = rlscope("boundary", "sample", "--model", tmp_path / "missing-model", "--benchmark", f"jsonl:{bench}", "--run", tmp_path / "r3", check=False)
     assert p.returncode == 2 and "missing-model" in p.stderr and "Traceback" not in p.stderr
     p = rlscope("boundary", "sample", "--model", "m", "--backend", "openai", "--base-url", "http://127.0.0.1:9/v1",
-                "--benchmark", f"jsonl:{bench}", "--run", tmp_path / "r4", "--no-progress", check=False)
+                "--benchmark", f"jsonl:{bench}", "--run", tmp_path / "r4", "--no-progress", "--retries", "1", check=False)
     assert p.returncode == 2 and "127.0.0.1:9" in p.stderr and "Traceback" not in p.stderr
     p = rlscope("boundary", "passk", "--run", tmp_path / "nothing", check=False)
     assert p.returncode == 2 and "not a run directory" in p.stderr
+
+
+def test_ctrl_c_ends_with_one_line_and_keeps_samples(tmp_path, tiny_model, bench):
+    run = tmp_path / "run"
+    args = ["boundary", "sample", "--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 32, "--batch-size", 4,
+            "--max-new-tokens", 48, "--temperature", 1.0, "--threads", 1, "--no-progress", "--run", run]
+    proc = subprocess.Popen([sys.executable, "-m", "rlscope", *map(str, args)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = run / "results.sqlite"
+    deadline = time.time() + 120
+    while count(db, "generations") == 0 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    stored = count(db, "generations")
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert 0 < stored < 6 * 32
+    out = rlscope(*args)
+    assert f"({stored} already stored)" in out.stdout
+    assert count(db, "generations") == 6 * 32

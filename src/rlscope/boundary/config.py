@@ -53,6 +53,8 @@ class SampleConfig:
     """openai: use /chat/completions (the prompt becomes one user message) instead of /completions."""
     concurrency: int = 8
     """openai: requests in flight."""
+    retries: int = 3
+    """openai: retries of a call on connection errors, 429 and 5xx (exponential backoff)."""
     progress: bool = True
     """Show a progress bar."""
 

@@ -55,7 +55,8 @@ def _backend_kwargs(cfg: SampleConfig) -> dict:
     if cfg.backend == "hf":
         return {"device": cfg.device, "dtype": cfg.dtype, "batch_size": cfg.batch_size, "threads": cfg.threads}
     if cfg.backend == "openai":
-        return {"base_url": cfg.base_url, "mode": "chat" if cfg.chat else "completions", "concurrency": cfg.concurrency}
+        return {"base_url": cfg.base_url, "mode": "chat" if cfg.chat else "completions", "concurrency": cfg.concurrency,
+                "max_retries": cfg.retries}
     return {}
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -114,6 +115,7 @@ class OpenAISampler:
         self.extra_body = dict(extra_body or {})
         self.group_by_prompt = group_by_prompt
         self.url = f"{self.base_url}/{'chat/completions' if mode == 'chat' else 'completions'}"
+        self._reached = False
 
     def generate(self, requests: Sequence[SampleRequest], params: SamplingParams) -> list[Completion]:
         """Draw one completion per request, in request order (calls may finish in any order)."""
@@ -121,12 +123,24 @@ class OpenAISampler:
             return []
         groups = _group_indices(requests) if self.group_by_prompt else [[i] for i in range(len(requests))]
         results: list[Completion | None] = [None] * len(requests)
+        abort = threading.Event()
+        if not self._reached:
+            # The first call goes alone: a server that is down fails once, not once per thread.
+            first = groups.pop(0)
+            for idx, completion in zip(first, self._call(requests[first[0]], len(first), params, abort)):
+                results[idx] = completion
+            self._reached = True
+        if not groups:
+            return results  # type: ignore[return-value]
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(self.concurrency, len(groups)))
         try:
-            futures = {pool.submit(self._call, requests[g[0]], len(g), params): g for g in groups}
+            futures = {pool.submit(self._call, requests[g[0]], len(g), params, abort): g for g in groups}
             for fut in concurrent.futures.as_completed(futures):
                 for idx, completion in zip(futures[fut], fut.result()):
                     results[idx] = completion
+        except BaseException:
+            abort.set()  # calls in their retry wait give up at once
+            raise
         finally:
             # On an error, drop the calls not yet started instead of waiting for them.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -150,8 +164,10 @@ class OpenAISampler:
         body.update(self.extra_body)
         return body
 
-    def _call(self, request: SampleRequest, n: int, params: SamplingParams) -> list[Completion]:
-        """One call with retries; returns ``n`` completions."""
+    def _call(
+        self, request: SampleRequest, n: int, params: SamplingParams, abort: threading.Event | None = None
+    ) -> list[Completion]:
+        """One call with retries; returns ``n`` completions. Gives up early once ``abort`` is set."""
         data = json.dumps(self._payload(request, n, params)).encode()
         attempts = self.max_retries + 1
         for attempt in range(attempts):
@@ -164,8 +180,14 @@ class OpenAISampler:
                 delay = min(self.retry_backoff_s * 2**attempt, MAX_BACKOFF_S)
                 if isinstance(exc, _Retryable) and exc.retry_after_s is not None:
                     delay = min(exc.retry_after_s, MAX_BACKOFF_S)
+                if abort is not None and abort.is_set():
+                    raise self._give_up(exc, attempt + 1) from exc
                 logger.warning("%s: %s; retry %d/%d in %.1fs", self.url, exc, attempt + 1, self.max_retries, delay)
-                time.sleep(delay)
+                if abort is not None:
+                    if abort.wait(delay):
+                        raise self._give_up(exc, attempt + 1) from exc
+                else:
+                    time.sleep(delay)
         return self._parse(response, n)
 
     def _post(self, data: bytes) -> dict[str, Any]:
