@@ -47,6 +47,8 @@ class Completion:
     num_tokens: int
     finish_reason: str = "stop"
     """``stop`` (EOS or stop string), ``length`` (hit max_new_tokens)."""
+    token_ids: tuple[int, ...] | None = dataclasses.field(default=None, compare=False, repr=False)
+    """Generated token ids (incl. a final EOS), where the backend exposes them (hf)."""
 
 
 @runtime_checkable

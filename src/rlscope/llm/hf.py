@@ -112,6 +112,18 @@ class HFSampler:
             ).to(self.device)
         except OSError as exc:
             raise RlscopeError(f"cannot load model {model!r}: {str(exc).splitlines()[0]}") from exc
+        self._setup(batch_size)
+
+    @classmethod
+    def wrap(cls, model, tokenizer, batch_size: int = 64) -> HFSampler:
+        """A sampler over an already loaded model (e.g. the policy inside a trainer)."""
+        self = cls.__new__(cls)
+        self.model, self.tokenizer = model, tokenizer
+        self.device = next(model.parameters()).device
+        self._setup(batch_size)
+        return self
+
+    def _setup(self, batch_size: int) -> None:
         self.model.eval()
         self.batch_size = batch_size
         eos = self.model.generation_config.eos_token_id
@@ -213,7 +225,12 @@ class HFSampler:
             text = self.tokenizer.decode(toks, skip_special_tokens=True)
             if params.stop:
                 text = _cut_at_stop(text, params.stop)
-            comps.append(Completion(text=text, num_tokens=n_tok, finish_reason=finish[row]))
+            comps.append(
+                Completion(
+                    text=text, num_tokens=n_tok, finish_reason=finish[row],
+                    token_ids=tuple(generated[row, : lengths[row]].tolist()),
+                )
+            )
         return comps
 
     def _hits_stop(self, toks: np.ndarray, stop: tuple[str, ...]) -> bool:

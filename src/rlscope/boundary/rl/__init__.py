@@ -1,0 +1,1 @@
+"""RL with verifiable rewards: pure advantages/losses, one shared trainer loop, one small module per algorithm."""
