@@ -1,0 +1,228 @@
+"""Pull the final answer out of a math completion, and normalize answers for comparison.
+
+Both functions are pure. ``extract_answer`` looks, in order, for the last ``\\boxed{...}``
+(or ``\\fbox{...}``, or ``\\boxed 5``), the text after the last ``####``, a "the answer is X"
+phrase, and finally the last number in the text. ``normalize_answer`` rewrites LaTeX spellings
+that cannot change the value (``\\dfrac`` -> ``\\frac``, ``\\left(`` -> ``(``, spacing commands,
+unit wrappers, ...) so that equal normalized strings are equal answers: it is used to
+deduplicate samples and as an exact fast path before symbolic comparison.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["extract_answer", "normalize_answer"]
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
+_HASH_RE = re.compile(r"####")
+_ANSWER_IS_RE = re.compile(
+    r"\b(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?",
+    re.IGNORECASE,
+)
+# Thousands separators only in the canonical 1,234,567 shape; otherwise a comma splits numbers.
+_NUMBER_RE = re.compile(
+    r"-?\\[dt]?frac\{\d+\}\{\d+\}|"
+    r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?![\d.]))?"
+    r"|(?<![\w.^_])-?\.\d+"
+)
+
+
+def _braced(text: str, start: int) -> tuple[str, int] | None:
+    """The content of the brace group opening at ``text[start] == '{'`` and the index after it."""
+    depth = 0
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            i += 2  # skip escaped characters such as \{ and \}
+            continue
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
+    return None
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last complete, non-empty ``\\boxed``/``\\fbox`` in ``text``."""
+    for match in reversed(list(_BOX_RE.finditer(text))):
+        i = match.end()
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            group = _braced(text, i)
+            if group is None:  # truncated box
+                continue
+            content = group[0].strip()
+        elif i > match.end():  # "\boxed 5": up to the next space or math delimiter
+            content = re.split(r"[\s$]", text[i:], maxsplit=1)[0]
+        else:
+            continue
+        if content:
+            return content
+    return None
+
+
+_MATH_SPANS = [
+    (left, re.compile(right))
+    for left, right in (("$$", r"(?<!\\)\$\$"), ("$", r"(?<!\\)\$"), ("\\(", r"\\\)"), ("\\[", r"\\\]"))
+]
+
+
+def _clean_phrase(s: str) -> tuple[str | None, bool]:
+    """Trim a free-text answer (after ``####`` or "the answer is") to the answer itself;
+    also says whether it was a math span (``$...$``)."""
+    s = s.strip().lstrip("*").strip()
+    for left, right in _MATH_SPANS:
+        if s.startswith(left):
+            # "$x = 5$ because ...": the first math span ("\$" is a dollar sign, not its end).
+            end = right.search(s, len(left))
+            inner = s[len(left) : end.start()] if end else s[len(left) :].split("\n", 1)[0]
+            return inner.strip() or None, True
+    s = s.split("\n", 1)[0]
+    s = re.split(r"(?<=[^\d\s])\.(?:\s|$)|\.\s", s, maxsplit=1)[0]
+    s = s.strip().rstrip(".").strip().strip("*").strip()
+    number = _NUMBER_RE.match(s)
+    if number:
+        rest = s[number.end() :]
+        if not rest.strip() or re.match(r"\s+[A-Za-z]", rest):
+            # "12", "1,234", "12 apples": the number alone, commas removed.
+            return re.sub(r"\s+", "", number.group(0)).replace(",", ""), False
+    return s or None, False
+
+
+_PHRASE_START_RE = re.compile(r"[\d\-$\\(\[{.]|[A-Za-z]\s*=|\(?[A-Ea-e]\)?$")
+
+
+def _last_number(text: str) -> str | None:
+    """The final number in ``text`` (commas removed, ``a/b`` and ``\\frac{a}{b}`` kept whole)."""
+    matches = _NUMBER_RE.findall(text)
+    if not matches:
+        return None
+    return re.sub(r"\s+", "", matches[-1]).replace(",", "")
+
+
+def extract_answer(text: str) -> str | None:
+    """Extract the final answer from a completion.
+
+    Parameters
+    ----------
+    text : str
+        The model's completion.
+
+    Returns
+    -------
+    str or None
+        The answer as written (un-normalized), or None when the completion states none.
+
+    Examples
+    --------
+    >>> extract_answer(r"so $\\boxed{\\frac{1}{2}}$.")
+    '\\\\frac{1}{2}'
+    >>> extract_answer("She pays 3 * 4 = 12 dollars.\\n#### 12")
+    '12'
+    >>> extract_answer("The total is 1,234 apples")
+    '1234'
+    """
+    if not text:
+        return None
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        return boxed
+    hashes = list(_HASH_RE.finditer(text))
+    if hashes:
+        after, _ = _clean_phrase(text[hashes[-1].end() :])
+        if after:
+            return after
+    phrases = list(_ANSWER_IS_RE.finditer(text))
+    if phrases:
+        phrase, is_math = _clean_phrase(text[phrases[-1].end() :])
+        if phrase and (is_math or _PHRASE_START_RE.match(phrase)):
+            return phrase
+    return _last_number(text)
+
+
+# --- normalization -----------------------------------------------------------------------
+
+_UNITS = (
+    "cm|mm|km|m|meters?|metres?|centimeters?|millimeters?|kilometers?|inch|inches|in|feet|foot|ft|"
+    "yards?|yd|miles?|mi|mph|units?|square\\s+units?|sq\\s*units?|square\\s+(?:feet|inches|meters|"
+    "centimeters|miles|yards)|cubic\\s+(?:feet|inches|meters|centimeters|units)|degrees?|deg|"
+    "radians?|cents?|dollars?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|"
+    "grams?|g|kg|kilograms?|pounds?|lbs?|ounces?|oz|liters?|litres?|L|ml|mL|gallons?|cups?|people|"
+    "students?|apples?|marbles?|ways|times|points?"
+)
+_UNIT_TAIL_RE = re.compile(
+    r"(?<=\S)\s*\\(?:text|mbox|mathrm|textnormal)\{\s*(?:" + _UNITS + r")\s*\}(?:\^\{?[23]\}?)?\s*$"
+)
+_WRAPPER_RE = re.compile(r"^\\(?:text|textbf|mbox|textnormal)\{(.*)\}$", re.DOTALL)
+_DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°")
+_LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?=[()\[\]|.\\<>])")
+_SPACING_RE = re.compile(r"\\\\|\\[,!;:> ]|\\q?quad(?![a-zA-Z])|~")  # row breaks matched to be kept
+_STYLE_RE = re.compile(r"\\(?:displaystyle|textstyle)(?![a-zA-Z])")
+
+
+def _drop_invisible_delims(s: str) -> str:
+    # "\left." / "\right." are invisible delimiters once the command word is gone.
+    return re.sub(r"\\(?:left|right)\.", "", s)
+
+
+def _squeeze_spaces(s: str) -> str:
+    # Whitespace never matters in math mode, except where it ends a control word
+    # ("\cdot x" is not "\cdotx"): keep a single space there.
+    s = re.sub(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])", lambda m: m.group(1) + "\x00", s)
+    s = re.sub(r"\s+", "", s)
+    return s.replace("\x00", " ")
+
+
+def normalize_answer(s: str) -> str:
+    """Rewrite an answer into a canonical spelling without changing its value.
+
+    Conservative by design: two strings that normalize equal denote the same answer
+    (different answers may still normalize differently; that is what the symbolic check is for).
+
+    Parameters
+    ----------
+    s : str
+        An extracted or gold answer.
+
+    Returns
+    -------
+    str
+        The canonical form ('' for an empty answer).
+
+    Examples
+    --------
+    >>> normalize_answer(r"$\\left( 3, \\dfrac{\\pi}{2} \\right)$.")
+    '(3,\\\\frac{\\\\pi}{2})'
+    >>> normalize_answer(r"12\\text{ cm}")
+    '12'
+    """
+    s = s.strip()
+    for _ in range(3):  # wrappers may nest ("$\text{(C)}$.")
+        prev = s
+        s = s.strip().strip("$").strip()
+        if s.endswith("."):
+            s = s[:-1].rstrip()
+        if s.startswith("\\$"):  # a currency sign
+            s = s[2:].lstrip()
+        if s.startswith("\\boxed{") and s.endswith("}") and _braced(s, 6) == (s[7:-1], len(s)):
+            s = s[7:-1].strip()
+        m = _WRAPPER_RE.match(s)
+        if m and _braced(s, s.index("{")) == (m.group(1), len(s)):
+            s = m.group(1).strip()
+        s = _UNIT_TAIL_RE.sub("", s)
+        if s == prev:
+            break
+    s = _drop_invisible_delims(s)
+    s = _LEFT_RIGHT_RE.sub("", s)
+    s = _SPACING_RE.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)
+    s = _STYLE_RE.sub(" ", s)
+    s = re.sub(r"\\[dt]frac(?![a-zA-Z])", r"\\frac", s)
+    s = _DEGREE_RE.sub("", s)
+    s = _squeeze_spaces(s)
+    return s.rstrip(".")
