@@ -112,6 +112,42 @@ def boundary_benchmarks(cfg) -> int:
     return 0
 
 
+def boundary_train(cfg) -> int:
+    from rlscope.boundary.rl.trainer import train
+
+    res = train(cfg)
+    print(f"trained {res['step']} steps -> {res['out']}")
+    return 0
+
+
+def boundary_pretrain(cfg) -> int:
+    from rlscope.boundary.organism.pretrain import pretrain
+
+    res = pretrain(cfg)
+    print(f"pretrained {cfg.out}: {res}")
+    return 0
+
+
+def boundary_distill(cfg) -> int:
+    from rlscope.boundary.organism.distill import distill
+
+    res = distill(cfg)
+    print(f"distilled -> {cfg.out}: teacher solved {res['teacher_accuracy']:.1%} of training problems; "
+          f"{res['sft_examples']} SFT examples, final loss {res['final_loss']:.3f}")
+    return 0
+
+
+def boundary_study(cfg) -> int:
+    from rlscope.boundary.study import run_study
+    from rlscope.report.study import findings
+
+    res = run_study(cfg)
+    for line in findings(res):
+        print("- " + line.replace("**", ""))
+    print(f"report: {res['report']['html']} (and report.md, study.json)")
+    return 0
+
+
 # -- sandbox ------------------------------------------------------------------------------
 def sandbox_run(cfg) -> int:
     from rlscope.sandbox.cli import run_command
@@ -135,6 +171,14 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
 
         return get
 
+    def lazy(module: str, name: str):
+        def get():
+            import importlib
+
+            return getattr(importlib.import_module(module), name)
+
+        return get
+
     def sandbox_cfg():
         from rlscope.sandbox.cli import SandboxRunConfig
 
@@ -153,6 +197,10 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "passk": (boundary("PassKConfig"), boundary_passk),
             "export": (boundary("ExportConfig"), boundary_export),
             "benchmarks": (boundary("BenchmarksConfig"), boundary_benchmarks),
+            "train": (lazy("rlscope.boundary.rl.trainer", "RLConfig"), boundary_train),
+            "study": (lazy("rlscope.boundary.study", "StudyConfig"), boundary_study),
+            "pretrain": (lazy("rlscope.boundary.organism.pretrain", "PretrainConfig"), boundary_pretrain),
+            "distill": (lazy("rlscope.boundary.organism.distill", "DistillConfig"), boundary_distill),
         },
         "sandbox": {"run": (sandbox_cfg, sandbox_run)},
         "demo": {"": (demo_cfg, demo)},

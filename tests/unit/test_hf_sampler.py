@@ -103,3 +103,17 @@ def test_get_sampler_and_bad_model_path(tiny_model, tmp_path):
         HFSampler(str(tmp_path / "nope"))
     with pytest.raises(RlscopeError, match="unknown backend 'nope'.*hf, openai, vllm"):
         get_sampler("nope", "m")
+
+
+def test_prompts_of_different_lengths_share_a_batch(tiny_model):
+    s = HFSampler(str(tiny_model), batch_size=64, threads=1)
+    prompts = ["a", "What is 12 + 30? Think.", "xyz xyz"]
+    mixed = [SampleRequest(p, sample_seed(0, p, j)) for p in prompts for j in range(3)]
+    p = SamplingParams(temperature=1.0, top_p=1.0, max_new_tokens=16)
+    together = s.generate(mixed, p)  # one left-padded batch of 3 prompts x 3 samples
+    alone = [c for p_ in prompts for c in s.generate([r for r in mixed if r.prompt == p_], p)]
+    assert [c.text for c in together] == [c.text for c in alone]
+    greedy = SamplingParams(temperature=0.0, max_new_tokens=16)
+    assert [c.text for c in s.generate(mixed, greedy)] == [
+        c.text for p_ in prompts for c in s.generate([r for r in mixed if r.prompt == p_], greedy)
+    ]

@@ -153,67 +153,108 @@ class HFSampler:
         groups: OrderedDict[str, list[int]] = OrderedDict()
         for i, req in enumerate(requests):
             groups.setdefault(req.prompt, []).append(i)
+        encoded = {prompt: self.encode(prompt) for prompt in groups}
+        order = [i for idxs in groups.values() for i in idxs]  # requests of one prompt stay together
         out: list[Completion | None] = [None] * len(requests)
-        for prompt, idxs in groups.items():
-            prompt_ids = self.encode(prompt)
-            for start in range(0, len(idxs), self.batch_size):
-                chunk = idxs[start : start + self.batch_size]
-                seeds = np.array([requests[i].seed for i in chunk], dtype=np.uint64)
-                comps = self._generate_batch(prompt_ids, seeds, params)
-                for i, comp in zip(chunk, comps):
-                    out[i] = comp
-                if on_batch is not None:
-                    on_batch(chunk, comps)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            prompts = list(OrderedDict.fromkeys(requests[i].prompt for i in chunk))
+            index = {p: k for k, p in enumerate(prompts)}
+            row_prompt = np.array([index[requests[i].prompt] for i in chunk])
+            seeds = np.array([requests[i].seed for i in chunk], dtype=np.uint64)
+            comps = self._generate_batch([encoded[p] for p in prompts], row_prompt, seeds, params)
+            for i, comp in zip(chunk, comps):
+                out[i] = comp
+            if on_batch is not None:
+                on_batch(chunk, comps)
         return out  # type: ignore[return-value]
 
-    def _generate_batch(self, prompt_ids: list[int], seeds: np.ndarray, params: SamplingParams) -> list[Completion]:
+    def _generate_batch(
+        self, prompts: list[list[int]], row_prompt: np.ndarray, seeds: np.ndarray, params: SamplingParams
+    ) -> list[Completion]:
+        """Decode one batch: ``P`` distinct prompts (left-padded, prefilled once each) and ``B`` sample rows,
+        row ``i`` continuing prompt ``row_prompt[i]`` with its own random stream ``seeds[i]``."""
         import torch
 
         B = len(seeds)
+        P = len(prompts)
+        lens = np.array([len(p) for p in prompts])
+        Lp = int(lens.max())
         max_new = params.max_new_tokens
         if self.max_context:
-            max_new = min(max_new, self.max_context - len(prompt_ids))
+            max_new = min(max_new, self.max_context - Lp)
             if max_new <= 0:
-                raise RlscopeError(
-                    f"prompt of {len(prompt_ids)} tokens leaves no room in the model's context of {self.max_context}"
-                )
+                raise RlscopeError(f"prompt of {Lp} tokens leaves no room in the model's context of {self.max_context}")
         generated = np.zeros((B, max_new), dtype=np.int64)  # (B, T)
         lengths = np.zeros(B, dtype=np.int64)
         finish = ["length"] * B
-        alive = np.arange(B)  # rows still decoding, in cache order
-        eos = torch.tensor(sorted(self.eos_ids), device=self.device) if self.eos_ids else None
+        eos_list = sorted(self.eos_ids)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (eos_list[0] if eos_list else 0)
+        dev = self.device
         with torch.inference_mode():
-            ids = torch.tensor([prompt_ids], device=self.device)  # (1, P)
+            ids = torch.full((P, Lp), pad, dtype=torch.long)  # (P, Lp), left-padded
+            attn = torch.zeros((P, Lp + max_new), dtype=torch.long)  # (P, Lp + T)
+            for k, p in enumerate(prompts):
+                ids[k, Lp - len(p) :] = torch.tensor(p)
+                attn[k, Lp - len(p) : Lp] = 1
+            padded = bool((lens != Lp).any())
+            extra = {}
+            if padded:
+                pos = (attn[:, :Lp].cumsum(-1) - 1).clamp(min=0)  # (P, Lp)
+                extra = {"attention_mask": attn[:, :Lp].to(dev), "position_ids": pos.to(dev)}
             cache_kw = {}
-            prealloc = preallocated_cache(self.model, len(prompt_ids) + max_new)
+            prealloc = preallocated_cache(self.model, Lp + max_new)
             if prealloc is not None:
                 cache_kw[self._cache_kw] = prealloc
-            out = self.model(input_ids=ids, use_cache=True, **cache_kw)
+            out = self.model(input_ids=ids.to(dev), use_cache=True, **extra, **cache_kw)
             cache = self._cache_of(out)
-            cache.batch_repeat_interleave(B)
-            logits = out.logits[:, -1, :].expand(B, -1)  # (B, V)
+            rp = torch.from_numpy(row_prompt).to(dev)
+            if P == 1:
+                cache.batch_repeat_interleave(B)
+            else:
+                cache.batch_select_indices(rp)  # gather: each row gets its prompt's cache
+            logits = out.logits[:, -1, :][rp]  # (B, V)
+            attn_rows = attn[torch.from_numpy(row_prompt)].to(dev)  # (B, Lp + T)
+            prompt_len = torch.from_numpy(lens[row_prompt]).to(dev)  # (B,)
+            # rows[j]: the sample held in cache row j; running[j]: still decoding. Finished rows stay in
+            # the cache (their tokens are ignored) until enough have finished to make compaction pay.
+            rows = np.arange(B)
+            running = np.ones(B, dtype=bool)
             for step in range(max_new):
-                u = torch.from_numpy(counter_uniform(seeds[alive], step)).to(self.device)
+                u = torch.from_numpy(counter_uniform(seeds[rows], step)).to(dev)
                 tok = sample_tokens(logits, u, params.temperature, params.top_p)  # (A,)
                 tok_np = tok.cpu().numpy()
-                generated[alive, step] = tok_np
-                lengths[alive] = step + 1
-                done = np.isin(tok_np, list(self.eos_ids)) if eos is not None else np.zeros(len(alive), bool)
+                live = rows[running]
+                generated[live, step] = tok_np[running]
+                lengths[live] = step + 1
+                done = np.zeros(len(rows), dtype=bool)
+                if eos_list:
+                    done = running & np.isin(tok_np, eos_list)
                 if params.stop:
-                    for j, row in enumerate(alive):
-                        if not done[j] and self._hits_stop(generated[row, : step + 1], params.stop):
+                    for j in np.nonzero(running & ~done)[0]:
+                        if self._hits_stop(generated[rows[j], : step + 1], params.stop):
                             done[j] = True
                 for j in np.nonzero(done)[0]:
-                    finish[alive[j]] = "stop"
-                if done.all() or step == max_new - 1:
+                    finish[rows[j]] = "stop"
+                running &= ~done
+                if not running.any() or step == max_new - 1:
                     break
-                if done.any():
-                    keep = np.nonzero(~done)[0]
-                    alive = alive[keep]
-                    keep_t = torch.from_numpy(keep).to(self.device)
+                if running.sum() <= 0.75 * len(rows):
+                    keep = np.nonzero(running)[0]
+                    rows, running = rows[keep], running[keep]
+                    keep_t = torch.from_numpy(keep).to(dev)
                     cache.batch_select_indices(keep_t)
                     tok = tok[keep_t]
-                out = self.model(input_ids=tok.unsqueeze(-1), use_cache=True, **{self._cache_kw: cache})
+                    attn_rows = attn_rows[keep_t]
+                    prompt_len = prompt_len[keep_t]
+                step_kw = {}
+                if padded:
+                    attn_rows[:, Lp + step] = 1
+                    step_kw = {
+                        "attention_mask": attn_rows[:, : Lp + step + 1],
+                        "position_ids": (prompt_len + step).unsqueeze(-1),
+                    }
+                out = self.model(input_ids=tok.unsqueeze(-1), use_cache=True, **step_kw, **{self._cache_kw: cache})
                 cache = self._cache_of(out)
                 logits = out.logits[:, -1, :]  # (A, V)
         comps = []
@@ -232,6 +273,36 @@ class HFSampler:
                 )
             )
         return comps
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64) -> list[tuple[float, int]]:
+        """Log-likelihood of each completion given its prompt: ``(sum log p, number of tokens)``.
+
+        The completion is tokenized after the prompt, followed by EOS when the model has one (the
+        probability of stopping is part of the answer's likelihood).
+        """
+        import torch
+
+        out: list[tuple[float, int]] = []
+        eos = min(self.eos_ids) if self.eos_ids else None
+        with torch.inference_mode():
+            for start in range(0, len(prompts), batch_size):
+                rows, spans = [], []
+                for p, c in zip(prompts[start : start + batch_size], completions[start : start + batch_size]):
+                    p_ids = self.encode(p)
+                    c_ids = self.tokenizer(c, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
+                    rows.append(p_ids + c_ids)
+                    spans.append((len(p_ids), len(c_ids)))
+                L = max(len(r) for r in rows)
+                ids = torch.zeros((len(rows), L), dtype=torch.long, device=self.device)
+                attn = torch.zeros_like(ids)
+                for i, r in enumerate(rows):
+                    ids[i, : len(r)] = torch.tensor(r)
+                    attn[i, : len(r)] = 1
+                logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=attn).logits.float(), dim=-1)  # (B, L, V)
+                tok_logp = logp[:, :-1].gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)  # (B, L-1)
+                for i, (lp, lc) in enumerate(spans):
+                    out.append((float(tok_logp[i, lp - 1 : lp - 1 + lc].sum()), lc))
+        return out
 
     def _hits_stop(self, toks: np.ndarray, stop: tuple[str, ...]) -> bool:
         tail = self.tokenizer.decode(toks[-32:].tolist(), skip_special_tokens=True)

@@ -20,7 +20,7 @@ class OrganismModelConfig:
     """Attention heads."""
     intermediate_size: int = 384
     """MLP width."""
-    context: int = 64
+    context: int = 96
     """Maximum tokens (question + trace)."""
 
 

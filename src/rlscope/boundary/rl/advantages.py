@@ -65,7 +65,7 @@ def token_rewards(seq_rewards: torch.Tensor, mask: torch.Tensor, kl: torch.Tenso
     """
     out = torch.zeros_like(mask, dtype=seq_rewards.dtype)
     last = (mask.sum(dim=1) - 1).clamp(min=0).long()  # (N,)
-    out[torch.arange(mask.shape[0]), last] = seq_rewards
+    out[torch.arange(mask.shape[0], device=mask.device), last] = seq_rewards
     if kl is not None and kl_coef:
         out = out - kl_coef * kl
     return out * mask
@@ -74,7 +74,7 @@ def token_rewards(seq_rewards: torch.Tensor, mask: torch.Tensor, kl: torch.Tenso
 def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
     """``G_t = r_t + gamma * G_{t+1}`` over valid tokens: (N, T) -> (N, T)."""
     out = torch.zeros_like(rewards)
-    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    running = torch.zeros(rewards.shape[0], dtype=rewards.dtype, device=rewards.device)
     for t in range(rewards.shape[1] - 1, -1, -1):
         running = rewards[:, t] + gamma * running * mask[:, t]
         out[:, t] = running
@@ -101,8 +101,8 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: 
     """
     N, T = rewards.shape
     adv = torch.zeros_like(rewards)
-    next_value = torch.zeros(N, dtype=rewards.dtype)
-    next_adv = torch.zeros(N, dtype=rewards.dtype)
+    next_value = torch.zeros(N, dtype=rewards.dtype, device=rewards.device)
+    next_adv = torch.zeros(N, dtype=rewards.dtype, device=rewards.device)
     for t in range(T - 1, -1, -1):
         m = mask[:, t]
         delta = rewards[:, t] + gamma * next_value - values[:, t]

@@ -48,7 +48,7 @@ class RLConfig:
     """G: samples per problem."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
-    max_new_tokens: int = 40
+    max_new_tokens: int = 64
     """Rollout length limit."""
     lr: float = 1e-4
     """Policy learning rate (AdamW)."""
@@ -128,10 +128,12 @@ def build_batch(prompt_ids: list[list[int]], tokens: torch.Tensor, pad_id: int):
     return ids, attn, positions
 
 
-def sequence_logprobs(model, ids, attn, positions, tokens) -> torch.Tensor:
-    """log p of each completion token: (N, T)."""
+def sequence_logprobs(model, ids, attn, positions, tokens, temperature: float = 1.0) -> torch.Tensor:
+    """log p of each completion token under the sampling distribution softmax(logits / temperature): (N, T)."""
     logits = model(input_ids=ids, attention_mask=attn).logits  # (N, L, V)
     sel = logits.gather(1, positions.unsqueeze(-1).expand(-1, -1, logits.shape[-1]))  # (N, T, V)
+    if temperature not in (0.0, 1.0):
+        sel = sel / temperature
     return token_logprobs(sel, tokens)
 
 
@@ -234,23 +236,25 @@ def train(cfg: RLConfig) -> dict:
                 cursor += k
                 return picked
 
+            policy.eval()  # rollouts and old log-probs without dropout
             batch_problems, rollout, sample_stats = collect(
                 cfg, algo, sampler, tokenizer, params, rewarder, next_problems, step
             )
-            policy.train()
             ids, attn, positions = build_batch(rollout.prompt_ids, rollout.tokens, tokenizer.pad_token_id)
+            temp = cfg.temperature
             with torch.no_grad():
-                rollout.old_logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens)
+                rollout.old_logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
                 if reference is not None:
-                    rollout.ref_logp = sequence_logprobs(reference, ids, attn, positions, rollout.tokens)
+                    rollout.ref_logp = sequence_logprobs(reference, ids, attn, positions, rollout.tokens, temp)
                     rollout.kl = kl_penalty(rollout.old_logp, rollout.ref_logp, cfg.kl_estimator) * rollout.mask
                 if critic is not None:
                     rollout.values = critic(ids, attn, positions) * rollout.mask
             adv = algo.advantages(rollout, cfg)  # (N, T)
             clip_high = algo.clip_high if algo.clip_high is not None else cfg.clip_eps
             stats: dict[str, float] = {}
+            policy.train()
             for _ in range(cfg.ppo_epochs):
-                logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens)
+                logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
                 loss, pstats = policy_loss(
                     logp, rollout.old_logp, adv, rollout.mask, cfg.clip_eps, clip_high, algo.aggregation,
                     norm_len=cfg.max_new_tokens,

@@ -1,0 +1,153 @@
+"""The reasoning-boundary study end to end on the model organism.
+
+base -> RL variants (checkpoints over steps) + distilled -> sample n answers per held-out
+problem -> verify -> pass@k, crossover, ΔSE, coverage, accuracy histograms, perplexity of RL
+answers under the base, correct-CoT pass@k -> report (JSON + Markdown + HTML).
+
+Every stage is resumable (training checkpoints, sampling and verification stores).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import logging
+import multiprocessing
+import time
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from rlscope.boundary.organism.shipped import shipped_model
+from rlscope.config import atomic_write_text, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """`rlscope boundary study`: reproduce the reasoning-boundary findings on the model organism."""
+
+    out: Path = Path("runs/study")
+    """Study directory (resumable: finished stages are skipped)."""
+    base: str = "shipped:base"
+    """Base model: an HF folder, or shipped:base (pretrained by `rlscope boundary pretrain`)."""
+    teacher: str = "shipped:teacher"
+    """Stronger model for the distillation comparison (shipped:teacher, a folder, or 'none')."""
+    algos: tuple[str, ...] = ("grpo",)
+    """RL algorithms to train from the base (grpo dr_grpo ppo rloo reinforce_pp remax dapo)."""
+    rl_steps: int = 150
+    """RL steps per algorithm."""
+    checkpoints: tuple[int, ...] = (50, 100, 150)
+    """RL steps whose checkpoints are evaluated (pass@k over steps)."""
+    rl_lr: float = 1e-4
+    """RL learning rate."""
+    kl_coef: float = 0.0
+    """KL penalty to the base during RL."""
+    distill_steps: int = 150
+    """SFT steps of the base on the teacher's answers (0: skip distillation)."""
+    problems: int = 128
+    """Held-out test problems."""
+    n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 256
+    """Samples per problem (k up to n)."""
+    temperature: float = 1.0
+    """Evaluation sampling temperature."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds; with several, RL, sampling and the analyses are repeated and their spread reported."""
+    workers: int = 2
+    """Parallel sampling processes (one torch thread each)."""
+    perplexity_samples: int = 1024
+    """Answers per model scored under the base for the perplexity analysis."""
+    progress: bool = True
+    """Show progress bars."""
+
+
+def _sample_and_verify(model: str, bench: str, run: Path, n: int, temperature: float, seed: int, progress: bool) -> dict:
+    """One model's evaluation (runs in a worker process)."""
+    import torch
+
+    torch.set_num_threads(1)
+    from rlscope.boundary.config import SampleConfig, VerifyConfig
+    from rlscope.boundary.runs import open_run
+    from rlscope.boundary.sample import run_sample
+    from rlscope.boundary.verify.run import run_verify
+
+    run_sample(
+        SampleConfig(
+            model=model, benchmark=bench, run=run, n=n, template="organism", temperature=temperature, top_p=1.0,
+            max_new_tokens=64, seed=seed, batch_size=256, threads=1, progress=progress,
+        )
+    )
+    run_verify(VerifyConfig(run=run, workers=1, progress=False))
+    store = open_run(run)
+    try:
+        return store.correct_counts()
+    finally:
+        store.close()
+
+
+def _parallel(jobs: list[tuple], workers: int) -> list:
+    if workers <= 1 or len(jobs) <= 1:
+        return [_sample_and_verify(*j) for j in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(_sample_and_verify, *zip(*jobs)))
+
+
+def run_study(cfg: StudyConfig) -> dict:
+    from rlscope.boundary.analysis.boundary import compare
+    from rlscope.boundary.analysis.organism import cot_counts, perplexity_under
+    from rlscope.boundary.organism.distill import DistillConfig, distill
+    from rlscope.boundary.organism.task import sample_problems, write_benchmark
+    from rlscope.boundary.rl.trainer import RLConfig, train
+    from rlscope.report.study import write_report
+
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, "study", cfg)
+    base = shipped_model(cfg.base)
+    teacher = shipped_model(cfg.teacher) if cfg.teacher != "none" else None
+    bench_path = write_benchmark(sample_problems(cfg.problems, "test", seed=12345), out / "test.jsonl")
+    bench = f"jsonl:{bench_path}"
+    timings: dict[str, float] = {}
+    per_seed = []
+    for seed in cfg.seeds:
+        sdir = out / f"seed{seed}"
+        models: dict[str, str] = {"base": base}
+        t = time.perf_counter()
+        for algo in cfg.algos:
+            rl_out = sdir / "rl" / algo
+            train(
+                RLConfig(
+                    model=base, out=rl_out, algo=algo, steps=cfg.rl_steps, save_steps=tuple(cfg.checkpoints),
+                    lr=cfg.rl_lr, kl_coef=cfg.kl_coef, seed=seed, threads=1, progress=cfg.progress,
+                )
+            )
+            for step in cfg.checkpoints:
+                models[f"{algo}@{step}"] = str(rl_out / f"step_{step}")
+        timings["rl_s"] = timings.get("rl_s", 0) + time.perf_counter() - t
+        if teacher is not None and cfg.distill_steps > 0:
+            t = time.perf_counter()
+            dist_out = sdir / "distilled"
+            if not (dist_out / "config.json").exists():
+                distill(DistillConfig(student=base, teacher=teacher, out=dist_out, steps=cfg.distill_steps, seed=seed))
+            models["distilled"] = str(dist_out)
+            timings["distill_s"] = timings.get("distill_s", 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        names = list(models)
+        jobs = [(models[m], bench, sdir / "runs" / m.replace("@", "_step"), cfg.n, cfg.temperature, seed, False) for m in names]
+        counts = dict(zip(names, _parallel(jobs, cfg.workers)))
+        timings["sample_verify_s"] = timings.get("sample_verify_s", 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        comparisons = {m: compare(m, counts["base"], counts[m]).summary() for m in names if m != "base"}
+        cot = {m: cot_counts(sdir / "runs" / m.replace("@", "_step")) for m in names}
+        cot_cmp = {m: compare(m + " (correct CoT)", cot["base"], cot[m], n_boot=0).summary() for m in names if m != "base"}
+        ppl = perplexity_under(base, {m: sdir / "runs" / m.replace("@", "_step") for m in names}, cfg.perplexity_samples, seed)
+        timings["analysis_s"] = timings.get("analysis_s", 0) + time.perf_counter() - t
+        per_seed.append({"seed": seed, "models": models, "comparisons": comparisons, "cot_comparisons": cot_cmp, "perplexity": ppl})
+    result = {"config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}, "seeds": per_seed, "timings": timings}
+    atomic_write_text(out / "study.json", json.dumps(result, indent=2, default=str) + "\n")
+    result["report"] = write_report(result, out)
+    return result
