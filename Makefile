@@ -35,6 +35,7 @@ bench: setup
 	$(PY) benchmarks/bench_verify.py
 	$(PY) benchmarks/bench_store.py
 	$(PY) benchmarks/bench_sampling.py
+	$(PY) benchmarks/bench_sandbox.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

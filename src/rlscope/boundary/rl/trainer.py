@@ -66,6 +66,8 @@ class RLConfig:
     """GAE lambda (PPO)."""
     critic_lr: float = 1e-3
     """Value model learning rate (PPO)."""
+    resume_every: int = 10
+    """Write the resumable state (latest/) every N steps (and at save_steps)."""
     dynamic_sampling_tries: int = 4
     """DAPO: at most this many extra sampling rounds to fill the batch with informative groups."""
     train_problems: int = 20_000
@@ -217,6 +219,7 @@ def train(cfg: RLConfig) -> dict:
         rng.setstate(state["data_rng"])
         step, cursor, order = state["step"], state["cursor"], state["order"]
         log.info("resuming %s at step %d", out, step)
+        _truncate_metrics(out / "metrics.jsonl", step)
     sampler = HFSampler.wrap(policy, tokenizer, batch_size=cfg.prompts_per_step * cfg.group_size)
     params = SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=cfg.max_new_tokens)
     rewarder = Rewarder()
@@ -296,7 +299,7 @@ def train(cfg: RLConfig) -> dict:
                 bar.set_postfix(reward=f"{record['charts/reward_mean']:.3f}")
             if step in cfg.save_steps or step == cfg.steps:
                 save_checkpoint(out / f"step_{step}", policy, tokenizer, meta={"rl": _jsonable(cfg), "step": step})
-            if step in cfg.save_steps or step % 10 == 0 or step == cfg.steps:
+            if step in cfg.save_steps or step % cfg.resume_every == 0 or step == cfg.steps:
                 train_state = {
                     "step": step, "cursor": cursor, "order": order, "optimizer": opt.state_dict(),
                     "rng": rng_state(), "data_rng": rng.getstate(),
@@ -311,6 +314,16 @@ def train(cfg: RLConfig) -> dict:
         if bar is not None:
             bar.close()
     return {"step": step, "out": str(out)}
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines of steps after the checkpoint we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    from rlscope.config import atomic_write_text
+
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def _jsonable(cfg: RLConfig) -> dict:
