@@ -31,9 +31,11 @@ class PretrainConfig:
     """Most operations per problem."""
     epochs: float = 1.0
     """Passes over the traces."""
-    batch_size: int = 256
+    batch_size: int = 64
     """Documents per step."""
-    lr: float = 3e-3
+    loss_on_question: bool = False
+    """Also train on the (random, unpredictable) question tokens; by default only the trace is learned."""
+    lr: float = 2e-3
     """Peak learning rate (AdamW, linear warm-up, cosine decay)."""
     warmup: int = 50
     """Warm-up steps."""
@@ -117,6 +119,10 @@ def pretrain(cfg: PretrainConfig) -> dict:
         batch = [docs[i] for i in order[pos : pos + cfg.batch_size]]
         ids, mask = encode_batch(tokenizer, batch, mcfg.context)  # (B, T)
         labels = ids.masked_fill(mask == 0, -100)
+        if not cfg.loss_on_question:
+            # the question (up to and including '=') is context; position q predicts trace token q + 1
+            for i, doc in enumerate(batch):
+                labels[i, : doc.index("=") + 2] = -100
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
