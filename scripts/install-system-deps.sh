@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# System packages the project uses (Debian): bubblewrap for the sandbox.
+# System packages the project uses (Debian): bubblewrap for the sandbox; Mesa's EGL for
+# MuJoCo's offscreen rendering (asset previews, rollout videos).
 # Installs only what is missing; needs root (or passwordless sudo) to install.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+for pkg in libegl1 libegl-mesa0 libgl1-mesa-dri; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

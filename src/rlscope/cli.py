@@ -155,9 +155,24 @@ def sandbox_run(cfg) -> int:
     return run_command(cfg)
 
 
+# -- gen2sim ------------------------------------------------------------------------------
+def gen2sim_asset(cfg) -> int:
+    from rlscope.gen2sim.assets.cli import format_summary, run_asset
+
+    summary = run_asset(cfg)
+    _table(f"asset {summary['asset_id']}", ["name", "description"], format_summary(summary))
+    return 0
+
+
 # -- demo ---------------------------------------------------------------------------------
 def demo(cfg) -> int:
     from rlscope.demo import run_demo
+
+    if not cfg.slice:
+        from rlscope.boundary.study import StudyConfig
+
+        print("the reasoning-boundary study on the model organism (= rlscope boundary study; --slice for the benchmark loop)")
+        return boundary_study(StudyConfig(out=cfg.run / "study"))
 
     return run_demo(cfg, print_fn=print, table_fn=_table)
 
@@ -203,6 +218,7 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "distill": (lazy("rlscope.boundary.organism.distill", "DistillConfig"), boundary_distill),
         },
         "sandbox": {"run": (sandbox_cfg, sandbox_run)},
+        "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset)},
         "demo": {"": (demo_cfg, demo)},
     }
 

@@ -1,8 +1,9 @@
-"""`rlscope demo`: the reasoning-boundary loop end to end on a small benchmark slice.
+"""`rlscope demo`: what `make demo` runs.
 
-Builds a tiny Hugging Face model (untrained until the model organism lands),
-samples it on the first problems of a real benchmark, verifies, and prints the
-pass@k table. Everything lands in a run directory that the other commands read.
+By default, the reasoning-boundary study on the model organism (shipped base and teacher
+models -> RL -> distillation -> n=256 samples per held-out problem -> analyses -> report).
+With `--slice`, the plain loop on a real benchmark slice instead: a tiny untrained HF model is
+built, sampled on the first problems, verified, and the pass@k table printed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 class DemoConfig:
     """The embedded default job of `make demo`."""
 
+    slice: bool = False
+    """Run the sample -> verify -> pass@k loop on a benchmark slice instead of the organism study."""
     run: Path = Path("runs/demo")
     """Run directory (the tiny model is written to RUN/model)."""
     benchmark: str = "auto"

@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_steps_and_format():
     p = ArithProblem(37, (("*", 4), ("+", 9), ("-", 3)))
     assert p.question == "37*4+9-3="
     assert p.steps() == [48, 57, 54]  # 148 mod 100 = 48
-    assert format_trace(p.ops, p.steps()) == "*4=48,+9=57,-3=54#### 54"
+    assert format_trace(p.start, p.ops, p.steps()) == "37*4=48,48+9=57,57-3=54#### 54"
     assert parse_question(p.question) == p
     assert run_steps(10, (("-", 9), ("-", 5))) == [1, 96]  # negative wraps mod 100
 
@@ -33,6 +34,8 @@ def test_slip_propagates_and_changes_the_answer():
     for t in slipped:
         assert not cot_correct(p.question, t)
         steps = [int(x.split("=")[1]) for x in t.split("####")[0].split(",")]
+        operands = [int(re.split(r"[-+*]", x)[0]) for x in t.split("####")[0].split(",")]
+        assert operands[1:] == steps[:-1]  # each step starts from the previous (possibly wrong) result
         k = next(i for i, (a, b) in enumerate(zip(steps, p.steps())) if a != b)
         # later steps are computed correctly from the wrong value
         assert steps[k + 1 :] == run_steps(steps[k], p.ops[k + 1 :])
@@ -53,6 +56,6 @@ def test_splits_are_disjoint_and_deterministic():
 def test_answer_format_is_what_the_verifier_extracts():
     for p in sample_problems(50, "test", 1):
         prob = to_problem(p)
-        trace = format_trace(p.ops, p.steps())
+        trace = format_trace(p.start, p.ops, p.steps())
         assert extract_answer(trace) == prob.answer
         assert cot_correct(prob.question, trace)

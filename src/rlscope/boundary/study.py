@@ -77,7 +77,7 @@ def _sample_and_verify(model: str, bench: str, run: Path, n: int, temperature: f
     run_sample(
         SampleConfig(
             model=model, benchmark=bench, run=run, n=n, template="organism", temperature=temperature, top_p=1.0,
-            max_new_tokens=64, seed=seed, batch_size=256, threads=1, progress=progress,
+            max_new_tokens=80, seed=seed, batch_size=256, threads=1, progress=progress,
         )
     )
     run_verify(VerifyConfig(run=run, workers=1, progress=False))

@@ -61,7 +61,7 @@ def distill(cfg: DistillConfig) -> dict:
     teacher = HFSampler(cfg.teacher, batch_size=256, threads=cfg.threads)
     comps = teacher.generate(
         [SampleRequest(p.question, sample_seed(cfg.seed, p.problem_id, 0)) for p in problems],
-        SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=64),
+        SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=80),
     )
     with MathVerifier(workers=1) as verifier:
         verdicts = verifier.verify([(p, c.text) for p, c in zip(problems, comps)])

@@ -20,7 +20,7 @@ class OrganismModelConfig:
     """Attention heads."""
     intermediate_size: int = 384
     """MLP width."""
-    context: int = 96
+    context: int = 112
     """Maximum tokens (question + trace)."""
 
 

@@ -4,10 +4,11 @@ A problem starts from a 2-digit number and applies 1-8 operations ``+d``, ``-d``
 (``d`` in 1..9), everything mod 100::
 
     question   37*4+9-3=
-    trace      *4=48,+9=57,-3=54#### 54
+    trace      37*4=48,48+9=57,57-3=54#### 54
 
-The trace restates each operation with its intermediate result, then gives the answer after
-``####`` (which the boundary's math verifier extracts). A blind guess is right about 1% of the time.
+The trace writes every step out with its operand and result (each step only needs what is right
+before it, plus the next operation of the question), then gives the answer after ``####`` (which
+the boundary's math verifier extracts). A blind guess is right about 1% of the time.
 Imperfect traces carry one arithmetic slip: one intermediate result is wrong and the later
 steps are computed correctly *from the wrong value*, so the final answer is wrong too.
 """
@@ -68,8 +69,9 @@ def run_steps(start: int, ops, slip_at: int | None = None, slip_value: int | Non
     return out
 
 
-def format_trace(ops, steps: list[int]) -> str:
-    return ",".join(f"{op}{d}={s}" for (op, d), s in zip(ops, steps)) + f"{ANSWER_MARK} {steps[-1]}"
+def format_trace(start: int, ops, steps: list[int]) -> str:
+    prev = [start] + steps[:-1]
+    return ",".join(f"{a}{op}{d}={s}" for a, (op, d), s in zip(prev, ops, steps)) + f"{ANSWER_MARK} {steps[-1]}"
 
 
 def parse_question(question: str) -> ArithProblem:
@@ -115,7 +117,7 @@ def sample_problems(
 def trace_with_slip(p: ArithProblem, rng: random.Random, slip_prob: float) -> str:
     """A trace; with probability ``slip_prob`` one step's result is wrong (a plausible confusion)."""
     if rng.random() >= slip_prob:
-        return format_trace(p.ops, p.steps())
+        return format_trace(p.start, p.ops, p.steps())
     k = rng.randrange(len(p.ops))
     truth = run_steps(p.start, p.ops)[k]
     wrong = truth
@@ -127,7 +129,7 @@ def trace_with_slip(p: ArithProblem, rng: random.Random, slip_prob: float) -> st
             prev = p.start if k == 0 else run_steps(p.start, p.ops)[k - 1]
             op, d = p.ops[k]
             wrong = apply_op(prev, op, max(1, min(9, d + rng.choice([-1, 1]))))  # neighbouring table entry
-    return format_trace(p.ops, run_steps(p.start, p.ops, slip_at=k, slip_value=wrong))
+    return format_trace(p.start, p.ops, run_steps(p.start, p.ops, slip_at=k, slip_value=wrong))
 
 
 def to_problem(p: ArithProblem) -> Problem:
@@ -146,7 +148,7 @@ def write_benchmark(problems: list[ArithProblem], path: Path) -> Path:
 def cot_correct(question: str, completion: str) -> bool:
     """Whether every intermediate result of the chain of thought is right (not only the final answer)."""
     p = parse_question(question)
-    return completion.strip() == format_trace(p.ops, p.steps())
+    return completion.strip() == format_trace(p.start, p.ops, p.steps())
 
 
 def iter_traces(n: int, seed: int, slip_prob: float, min_ops: int = 1, max_ops: int = 8) -> Iterator[str]:

@@ -48,7 +48,7 @@ class RLConfig:
     """G: samples per problem."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
-    max_new_tokens: int = 64
+    max_new_tokens: int = 80
     """Rollout length limit."""
     lr: float = 1e-4
     """Policy learning rate (AdamW)."""

@@ -1,0 +1,317 @@
+"""The asset pipeline: image(s) | mesh | URDF | procedural kind -> :class:`Asset` + meshes -> ``OUT/NAME/``.
+
+Stages (each timed into ``asset.params["timings"]``): segment -> physics query -> lift -> repair ->
+scale/mass/inertia -> convex decomposition -> export (meshes, hulls, URDF, MJCF, asset.json).
+Validation and the preview run on the written directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlscope.errors import DataError, RlscopeError
+from rlscope.gen2sim.assets import mesh as meshlib
+from rlscope.gen2sim.assets import physics as phys
+from rlscope.gen2sim.assets.asset import Asset, Geom, Link, Physics
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")
+URDF_SUFFIXES = (".urdf",)
+PROCEDURAL_PREFIX = "procedural:"
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """Everything the pipeline needs besides the inputs (the CLI's AssetConfig maps onto this)."""
+
+    category: str | None = None
+    method: str = "auto"
+    llm: phys.LLMOptions = phys.LLMOptions()
+    seed: int = 0
+    sample_physics: bool = True
+    """Draw size and mass uniformly from the ranges (seeded); False: take the midpoints."""
+    size_cm: float | None = None
+    """Override the longest side (cm)."""
+    mass_g: float | None = None
+    """Override the mass (g)."""
+    azimuths: tuple[float, ...] | None = None
+    lifter: str | None = None
+    lifter_weights: str | None = None
+    resolution: int = 64
+    coacd: meshlib.CoacdSettings = meshlib.CoacdSettings()
+    up_axis: str = "z"
+    """Mesh inputs: which axis is up (z or y)."""
+    keep_scale: bool = False
+    """Mesh inputs: keep the file's size (metres) instead of scaling to the physics size."""
+
+
+@dataclasses.dataclass
+class Built:
+    asset: Asset
+    meshes: dict[str, Any]
+    """Relative path -> trimesh.Trimesh to write."""
+
+
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(timings.get(stage, 0.0) + time.perf_counter() - t0, 4)
+
+
+def input_kind(inputs: Sequence[Path | str]) -> str:
+    """image | mesh | urdf | procedural, from the inputs' suffixes."""
+    if not inputs:
+        raise RlscopeError("no input given (IMAGE(s), MESH, URDF or procedural:KIND)")
+    names = [str(p) for p in inputs]
+    if names[0].startswith(PROCEDURAL_PREFIX):
+        if len(names) > 1:
+            raise RlscopeError("a procedural asset takes no other input")
+        return "procedural"
+    suffixes = {Path(n).suffix.lower() for n in names}
+    if suffixes <= set(IMAGE_SUFFIXES):
+        return "image"
+    if len(names) > 1:
+        raise RlscopeError(f"several inputs must all be images, got {', '.join(names)}")
+    if suffixes <= set(MESH_SUFFIXES):
+        return "mesh"
+    if suffixes <= set(URDF_SUFFIXES):
+        return "urdf"
+    raise RlscopeError(f"cannot tell what {names[0]} is: expected an image ({', '.join(IMAGE_SUFFIXES)}), a mesh "
+                       f"({', '.join(MESH_SUFFIXES)}), a URDF (.urdf) or procedural:KIND")
+
+
+def build(inputs: Sequence[Path | str], name: str, opts: BuildOptions = BuildOptions()) -> Built:
+    kind = input_kind(inputs)
+    if kind == "image":
+        return build_from_images([Path(p) for p in inputs], name, opts)
+    if kind == "mesh":
+        return build_from_mesh(Path(inputs[0]), name, opts)
+    if kind == "urdf":
+        return build_from_urdf(Path(inputs[0]), name, opts)
+    return build_procedural(str(inputs[0])[len(PROCEDURAL_PREFIX) :], name, opts)
+
+
+def _physics_answer(name: str, opts: BuildOptions, timings: dict, warnings: list[str]) -> phys.PhysicsAnswer:
+    with _timed(timings, "physics"):
+        answer, notes = phys.query_physics(name, opts.category, opts.llm, seed=opts.seed)
+    warnings += notes
+    return answer
+
+
+def _choose(answer: phys.PhysicsAnswer, opts: BuildOptions) -> tuple[float, float]:
+    size, mass = phys.choose_values(answer, np.random.default_rng(opts.seed) if opts.sample_physics else None)
+    if opts.size_cm is not None:
+        size = opts.size_cm / 100
+    if opts.mass_g is not None:
+        mass = opts.mass_g / 1000
+    if size <= 0 or mass <= 0:
+        raise RlscopeError(f"size and mass must be positive, got {size} m, {mass} kg")
+    return size, mass
+
+
+def build_from_images(paths: Sequence[Path], name: str, opts: BuildOptions = BuildOptions()) -> Built:
+    """Segment -> physics -> lift -> repair -> scale -> decompose."""
+    from rlscope.gen2sim.assets.lift import LiftHints, lift
+    from rlscope.gen2sim.assets.segment import segment_image
+
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    with _timed(timings, "segment"):
+        segs = [segment_image(p) for p in paths]
+    for p, s in zip(paths, segs):
+        if s.doubts:
+            warnings.append(f"segmentation of {Path(p).name} is doubtful (confidence {s.confidence:.2f}): " + "; ".join(s.doubts))
+    answer = _physics_answer(name, opts, timings, warnings)
+    known = answer.source == "llm" or phys.lookup_category(opts.category)[0] is not None
+    hints = LiftHints(category=opts.category, shape=answer.shape if known else None, depth_ratio=answer.depth_ratio,
+                      azimuths=opts.azimuths, resolution=opts.resolution, seed=opts.seed)
+    learned_opts = {"weights": opts.lifter_weights} if opts.lifter_weights else None
+    with _timed(timings, "lift"):
+        res = lift(segs, opts.method, hints, learned=opts.lifter, learned_options=learned_opts)
+    warnings += res.warnings
+    params = {"lift_method": res.method, "lift_reason": res.reason, "inputs": [Path(p).name for p in paths],
+              "segmentation": [{"method": s.method, "confidence": s.confidence, "doubts": s.doubts} for s in segs]}
+    return _rigid(res.mesh, name, "image", answer, opts, timings, warnings, params)
+
+
+def build_from_mesh(path: Path, name: str, opts: BuildOptions = BuildOptions()) -> Built:
+    """Load -> repair -> physics -> scale -> decompose."""
+    import trimesh
+
+    from rlscope.gen2sim.assets.lift import to_z_up
+
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    if not path.is_file():
+        raise DataError("mesh file not found", str(path))
+    try:
+        mesh = trimesh.load(path, force="mesh")
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many kinds
+        raise DataError(f"cannot load mesh: {exc}", str(path)) from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise DataError("the file holds no triangles", str(path))
+    mesh = to_z_up(mesh, opts.up_axis)
+    answer = _physics_answer(name, opts, timings, warnings)
+    params = {"inputs": [path.name]}
+    if opts.keep_scale:
+        params["keep_scale"] = True
+    return _rigid(mesh, name, "mesh", answer, opts, timings, warnings, params)
+
+
+def _rigid(mesh, name: str, source: str, answer: phys.PhysicsAnswer, opts: BuildOptions, timings: dict,
+           warnings: list[str], params: dict) -> Built:
+    with _timed(timings, "repair"):
+        mesh, repairs = meshlib.repair_mesh(mesh, resolution=max(48, opts.resolution), what=f"{source} mesh")
+    warnings += [f"repaired: {r}" for r in repairs]
+    for r in repairs:
+        log.warning("%s: repaired: %s", name, r)
+    size, mass = _choose(answer, opts)
+    if params.get("keep_scale"):
+        size = float(max(mesh.extents))
+    mesh = meshlib.normalize_mesh(mesh, longest_side=size)
+    inertial, density = phys.mesh_inertial(mesh, mass)
+    with _timed(timings, "decompose"):
+        dec = meshlib.decompose(mesh, opts.coacd)
+    warnings += dec.warnings
+    friction = phys.friction_of(answer.material)
+    meshes: dict[str, Any] = {"meshes/visual.obj": mesh}
+    visual = Geom("mesh", mesh="meshes/visual.obj", rgba=meshlib.mean_color(mesh))
+    collisions = []
+    for i, hull in enumerate(dec.hulls):
+        key = f"hulls/hull_{i:03d}.obj"
+        meshes[key] = hull
+        collisions.append(Geom("mesh", mesh=key, rgba=visual.rgba))
+    link = Link(name="body", semantic="body", visuals=[visual], collisions=collisions, inertial=inertial,
+                material=answer.material, friction=friction)
+    physics = Physics(material=answer.material, size_cm=list(answer.size_cm), mass_g=list(answer.mass_g),
+                      size=[float(v) for v in mesh.extents], mass=mass, friction=friction, source=answer.source,
+                      shape=answer.shape, density=density, llm=answer.raw)
+    params = {**params, "seed": opts.seed, "decomposition": {"method": dec.method, "hulls": len(dec.hulls),
+              "excess": round(dec.excess, 4), "seconds": round(dec.seconds, 3), "coacd": dataclasses.asdict(opts.coacd)},
+              "timings": timings}
+    asset = Asset(asset_id=name, category=opts.category, source=source, links=[link], physics=physics,
+                  params=params, warnings=warnings)
+    return Built(asset, meshes)
+
+
+def build_from_urdf(path: Path, name: str, opts: BuildOptions = BuildOptions()) -> Built:
+    """Import a URDF; concave single-piece collision meshes are decomposed."""
+    from rlscope.gen2sim.assets.urdf import import_urdf
+
+    timings: dict[str, float] = {}
+    with _timed(timings, "import"):
+        imported = import_urdf(path, category=opts.category, asset_id=name)
+    asset, meshes = imported.asset, imported.meshes
+    with _timed(timings, "decompose"):
+        for link in asset.links:
+            new = []
+            for g in link.collisions:
+                if g.type != "mesh":
+                    new.append(g)
+                    continue
+                m = meshes[g.mesh]
+                if m.is_volume and m.convex_hull.volume > m.volume * (1 + opts.coacd.threshold * 2):
+                    dec = meshlib.decompose(m, opts.coacd)
+                    asset.warnings += dec.warnings
+                    for i, h in enumerate(dec.hulls):
+                        key = g.mesh.replace(".obj", f"_hull{i}.obj")
+                        meshes[key] = h
+                        new.append(Geom("mesh", pos=list(g.pos), quat=list(g.quat), mesh=key, rgba=list(g.rgba)))
+                    del meshes[g.mesh]
+                else:
+                    new.append(g)
+            link.collisions = new
+    asset.params["timings"] = timings
+    if asset.physics is not None and opts.mass_g is not None:
+        _rescale_mass(asset, opts.mass_g / 1000)
+    return Built(asset, meshes)
+
+
+def _rescale_mass(asset: Asset, mass: float) -> None:
+    k = mass / asset.total_mass()
+    for link in asset.links:
+        if link.inertial is not None:
+            link.inertial.mass *= k
+            link.inertial.inertia = [v * k for v in link.inertial.inertia]
+    asset.physics.mass = mass  # type: ignore[union-attr]
+
+
+def build_procedural(kind: str, name: str, opts: BuildOptions = BuildOptions(), **params: Any) -> Built:
+    from rlscope.gen2sim.assets.procedural import generate
+
+    t0 = time.perf_counter()
+    if opts.mass_g is not None:
+        params.setdefault("mass", opts.mass_g / 1000)
+    try:
+        asset = generate(kind, seed=opts.seed, asset_id=name, **params)
+    except TypeError as exc:
+        raise RlscopeError(f"procedural:{kind}: {exc}") from None
+    asset.params["seed"] = opts.seed
+    asset.params["kind"] = kind
+    asset.params["timings"] = {"generate": round(time.perf_counter() - t0, 4)}
+    return Built(asset, {})
+
+
+# -- writing and reading -----------------------------------------------------------------
+def write_asset(built: Built, out_dir: Path) -> dict[str, str]:
+    """Write meshes, hulls, ``model.urdf``, ``model.xml``, ``semantics.txt`` and ``asset.json``."""
+    from rlscope.config import atomic_write_text
+    from rlscope.gen2sim.assets.mjcf import write_mjcf
+    from rlscope.gen2sim.assets.urdf import build_urdf, semantics_txt
+
+    t0 = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("meshes", "hulls"):
+        if (out_dir / sub).is_dir():
+            shutil.rmtree(out_dir / sub)
+    asset = built.asset
+    files: dict[str, str] = {}
+    for rel, m in built.meshes.items():
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        colored = getattr(m.visual, "kind", None) == "vertex" and rel.startswith("meshes/")
+        m.export(path, file_type="obj", include_color=colored, include_normals=False, include_texture=False)
+    if "meshes/visual.obj" in built.meshes:
+        files["visual"] = "meshes/visual.obj"
+        files["hulls"] = "hulls/"
+    atomic_write_text(out_dir / "model.urdf", build_urdf(asset))
+    files["urdf"] = "model.urdf"
+    write_mjcf(asset, out_dir)
+    files["mjcf"] = "model.xml"
+    atomic_write_text(out_dir / "semantics.txt", semantics_txt(asset))
+    files["semantics"] = "semantics.txt"
+    files["asset"] = "asset.json"
+    asset.files = {**asset.files, **files}
+    asset.params.setdefault("timings", {})["export"] = round(time.perf_counter() - t0, 4)
+    save_asset_json(asset, out_dir)
+    return files
+
+
+def save_asset_json(asset: Asset, out_dir: Path) -> None:
+    from rlscope.config import atomic_write_text
+
+    atomic_write_text(out_dir / "asset.json", asset.to_json())
+
+
+def load_asset(asset_dir: Path | str) -> Asset:
+    path = Path(asset_dir) / "asset.json"
+    if not path.is_file():
+        raise DataError("no asset.json here", str(asset_dir))
+    try:
+        return Asset.from_json(path.read_text(encoding="utf-8"))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataError(f"malformed asset.json: {exc}", str(path)) from None

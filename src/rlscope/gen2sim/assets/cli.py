@@ -1,0 +1,181 @@
+"""`rlscope gen2sim asset IMAGE|MESH|URDF --name N`: build, validate and preview one asset.
+
+Writes ``OUT/NAME/``: ``meshes/visual.obj`` (vertex colours), ``hulls/hull_*.obj`` (convex
+collision parts), ``model.urdf``, ``model.xml`` (MJCF), ``semantics.txt`` (PartNet-Mobility style),
+``asset.json`` (the :class:`~rlscope.gen2sim.assets.asset.Asset` schema), ``validation.json``,
+``preview.png`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tyro
+
+from rlscope.errors import RlscopeError
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class AssetConfig:
+    """`rlscope gen2sim asset`: image(s), mesh, URDF or procedural:KIND -> a validated simulation asset."""
+
+    input: Annotated[list[Path], tyro.conf.Positional]
+    """IMAGE [IMAGE ...] (several images: views for a visual hull), a MESH (.obj/.stl/.ply/.glb), a URDF, or procedural:KIND (cabinet, microwave, storage_box, trash_can, laptop, window, faucet)."""
+    name: str
+    """Asset id; the asset is written to OUT/NAME/."""
+    category: str | None = None
+    """What the object is (mug, bottle, box, cabinet, ...): picks table physics and the lifting method."""
+    out: Path = Path("assets")
+    """Output root."""
+    method: str = "auto"
+    """Lifting method: auto | revolution | extrusion | visual_hull, a registered learned lifter (hunyuan3d, trellis) or module:Class."""
+    azimuths: tuple[float, ...] | None = None
+    """visual_hull: azimuth of each view in degrees (default 0, 90, 180, 270)."""
+    lifter: str | None = None
+    """A learned lifter tried first when method is auto (used only if its package, local weights and a GPU are there)."""
+    lifter_weights: str | None = None
+    """Local weights directory of the learned lifter (nothing is downloaded)."""
+    llm_backend: str | None = None
+    """Language model for the physics query: hf | openai | vllm | module:Class; None: offline tables."""
+    llm_model: str | None = None
+    """Model: a local path (hf, vllm) or the served model name (openai)."""
+    llm_base_url: str | None = None
+    """openai: server root, e.g. http://127.0.0.1:8000/v1 (chat-completions protocol)."""
+    llm_timeout_s: float = 60.0
+    """openai: timeout of the query, seconds."""
+    seed: int = 0
+    """Seed of the physics draws (size, mass) and of procedural generators."""
+    sample_physics: bool = True
+    """Draw size and mass uniformly from the ranges; --no-sample-physics takes the midpoints."""
+    size_cm: float | None = None
+    """Override the longest side, cm."""
+    mass_g: float | None = None
+    """Override the mass, g."""
+    up_axis: Literal["z", "y"] = "z"
+    """Mesh inputs: the file's up axis."""
+    keep_scale: bool = False
+    """Mesh inputs: keep the file's size (in metres) instead of scaling to the physics size."""
+    resolution: int = 64
+    """Voxel resolution of extrusion / visual hull / remeshing."""
+    coacd_threshold: float = 0.05
+    """CoACD concavity threshold (lower: more, tighter hulls; slower)."""
+    coacd_max_hulls: int = 16
+    """Upper bound on collision hulls."""
+    coacd_iterations: int = 30
+    """CoACD MCTS iterations per cut."""
+    coacd_timeout_s: float = 60.0
+    """Budget of the convex decomposition; past it the convex hull is used (with a warning)."""
+    validate: bool = True
+    """Load in MuJoCo, drop on a table, check size, mass and joint ranges (validation.json)."""
+    strict: bool = False
+    """Fail (exit 2) when validation fails, instead of reporting it."""
+    preview: Literal["auto", "mujoco", "projection", "none"] = "auto"
+    """Preview image: MuJoCo offscreen (MUJOCO_GL, default egl) with a projection fallback."""
+
+
+def build_options(cfg: AssetConfig):
+    from rlscope.gen2sim.assets.build import BuildOptions
+    from rlscope.gen2sim.assets.mesh import CoacdSettings
+    from rlscope.gen2sim.assets.physics import LLMOptions
+
+    if cfg.llm_backend and not cfg.llm_model:
+        raise RlscopeError("--llm-model is required with --llm-backend")
+    return BuildOptions(
+        category=cfg.category, method=cfg.method, seed=cfg.seed, sample_physics=cfg.sample_physics,
+        llm=LLMOptions(backend=cfg.llm_backend, model=cfg.llm_model, base_url=cfg.llm_base_url, timeout_s=cfg.llm_timeout_s),
+        size_cm=cfg.size_cm, mass_g=cfg.mass_g, azimuths=cfg.azimuths, lifter=cfg.lifter,
+        lifter_weights=cfg.lifter_weights, resolution=cfg.resolution, up_axis=cfg.up_axis, keep_scale=cfg.keep_scale,
+        coacd=CoacdSettings(threshold=cfg.coacd_threshold, max_convex_hull=cfg.coacd_max_hulls,
+                            mcts_iterations=cfg.coacd_iterations, timeout_s=cfg.coacd_timeout_s, seed=cfg.seed),
+    )
+
+
+def run_asset(cfg: AssetConfig) -> dict[str, Any]:
+    """Build OUT/NAME/ and return a summary (also written into validation.json / asset.json)."""
+    import re
+
+    from rlscope.config import atomic_write_text, write_manifest
+    from rlscope.gen2sim.assets.build import build, save_asset_json, write_asset
+    from rlscope.gen2sim.assets.preview import render_preview
+    from rlscope.gen2sim.assets.validate import validate_asset
+
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", cfg.name):
+        raise RlscopeError(f"--name must be letters, digits, '_', '-' or '.', got {cfg.name!r}")
+    t0 = time.perf_counter()
+    built = build(cfg.input, cfg.name, build_options(cfg))
+    out_dir = cfg.out / cfg.name
+    write_asset(built, out_dir)
+    asset = built.asset
+    timings = asset.params.setdefault("timings", {})
+    report = None
+    if cfg.validate:
+        t = time.perf_counter()
+        report = validate_asset(asset, out_dir)
+        timings["validate"] = round(time.perf_counter() - t, 4)
+        atomic_write_text(out_dir / "validation.json", json.dumps(report.to_dict(), indent=2) + "\n")
+        asset.files["validation"] = "validation.json"
+    preview_by = None
+    if cfg.preview != "none":
+        t = time.perf_counter()
+        preview_by = render_preview(asset, out_dir, out_dir / "preview.png", backend=cfg.preview)
+        timings["preview"] = round(time.perf_counter() - t, 4)
+        asset.files["preview"] = "preview.png"
+        asset.params["preview_renderer"] = preview_by
+    timings["total"] = round(time.perf_counter() - t0, 4)
+    save_asset_json(asset, out_dir)
+    write_manifest(out_dir, "gen2sim asset", cfg, extra={"timings": timings})
+    summary = {
+        "asset_id": asset.asset_id,
+        "dir": str(out_dir),
+        "source": asset.source,
+        "category": asset.category,
+        "links": len(asset.links),
+        "joints": [f"{j.name} ({j.type})" for j in asset.movable_joints()],
+        "handles": [h.name for h in asset.handles],
+        "size_m": [round(v, 4) for v in asset.physics.size] if asset.physics else None,
+        "mass_kg": round(asset.physics.mass, 4) if asset.physics else None,
+        "material": asset.physics.material if asset.physics else None,
+        "physics_source": asset.physics.source if asset.physics else None,
+        "method": asset.params.get("lift_method"),
+        "hulls": sum(len(link.collisions) for link in asset.links),
+        "valid": report.ok if report else None,
+        "failures": report.failures if report else [],
+        "preview": preview_by,
+        "warnings": list(asset.warnings),
+        "timings": timings,
+    }
+    if cfg.strict and report is not None and not report.ok:
+        raise RlscopeError(f"asset {asset.asset_id} failed validation: " + "; ".join(report.failures))
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, value) rows for a printed table."""
+    rows = [
+        ("asset", f"{summary['asset_id']} ({summary['source']}" + (f", {summary['category']})" if summary["category"] else ")")),
+        ("written to", summary["dir"]),
+        ("size (m)", " x ".join(f"{v:.3f}" for v in summary["size_m"]) if summary["size_m"] else "-"),
+        ("mass (kg)", f"{summary['mass_kg']:.3f} ({summary['material']}, from {summary['physics_source']})"),
+        ("links / hulls", f"{summary['links']} / {summary['hulls']}"),
+    ]
+    if summary["method"]:
+        rows.append(("lift method", summary["method"]))
+    if summary["joints"]:
+        rows.append(("joints", ", ".join(summary["joints"])))
+    if summary["handles"]:
+        rows.append(("handles", ", ".join(summary["handles"])))
+    if summary["valid"] is not None:
+        rows.append(("validation", "ok" if summary["valid"] else "FAILED: " + "; ".join(summary["failures"])))
+    if summary["preview"]:
+        rows.append(("preview", summary["preview"]))
+    rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items())))
+    for w in summary["warnings"]:
+        rows.append(("warning", w))
+    return rows
