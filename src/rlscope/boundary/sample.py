@@ -22,7 +22,7 @@ from rlscope.boundary.runs import check_same, open_run
 from rlscope.config import write_manifest
 from rlscope.errors import DataError, RlscopeError
 from rlscope.llm.base import SampleRequest, SamplingParams, get_sampler, sample_seed
-from rlscope.store import GenerationRow, Store
+from rlscope.store import GenerationRow
 
 log = logging.getLogger(__name__)
 

@@ -51,14 +51,11 @@ def build_byte_tokenizer():  # -> transformers.PreTrainedTokenizerFast
     )
 
 
-def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelConfig()) -> Path:
-    """Write an (untrained) tiny Llama model and its tokenizer to ``out_dir``; returns the path."""
+def build_llama(config: TinyModelConfig, tokenizer):  # -> LlamaForCausalLM
+    """A randomly initialized ``LlamaForCausalLM`` of ``config``'s shape for ``tokenizer``."""
     import torch
     from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_byte_tokenizer()
     cfg = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=config.hidden_size,
@@ -75,11 +72,17 @@ def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelCon
     torch.manual_seed(config.seed)
     model = LlamaForCausalLM(cfg)
     model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
     )
-    model.save_pretrained(out)
+    return model
+
+
+def build_tiny_model(out_dir: str | Path, config: TinyModelConfig = TinyModelConfig()) -> Path:
+    """Write an (untrained) tiny Llama model and its byte-level tokenizer to ``out_dir``; returns the path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_byte_tokenizer()
+    build_llama(config, tokenizer).save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "rlscope_tiny.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     return out

@@ -29,17 +29,14 @@ from typing import Any
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.benchmarks.sources import (
-    HUB,
     ID_COLUMNS,
     Benchmark,
     HubSource,
     Where,
     check_fields,
+    dataset_rows,
     columns,
     problem_id,
-    read_hub,
-    read_jsonl,
-    resolve_data_file,
     text_field,
 )
 
@@ -252,17 +249,7 @@ def code_problem(
 
 def code_rows(spec: CodeSet, data: str | None) -> Iterator[tuple[dict[str, Any], Where]]:
     """The raw rows of ``spec``: from ``data``, else its default local file, else the hub."""
-    if data == HUB:
-        return read_hub(spec.hub, spec.name)
-    if data is not None:
-        path = resolve_data_file(data, spec.name, subdir="benchmarks/code")
-    else:
-        found = spec.locate() if spec.locate is not None else None
-        if found is None:
-            return read_hub(spec.hub, spec.name)
-        path = found
-    logger.info("loading benchmark %s from %s", spec.name, path)
-    return read_jsonl(path)
+    return dataset_rows(spec.name, spec.hub, data, "benchmarks/code", spec.locate)
 
 
 def load_code(name: str, data: str | None = None, fields: Mapping[str, str] | None = None) -> Iterator[Problem]:

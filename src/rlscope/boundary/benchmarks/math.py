@@ -30,20 +30,17 @@ from typing import Any
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.benchmarks.sources import (
-    HUB,
     ID_COLUMNS,
     Benchmark,
     HubSource,
     Where,
     check_fields,
+    dataset_rows,
     columns,
     find_default_file,
     first_column,
     number_text,
     problem_id,
-    read_hub,
-    read_jsonl,
-    resolve_data_file,
     text_field,
 )
 
@@ -227,17 +224,7 @@ def math_problem(
 
 def math_rows(spec: MathSet, data: str | None) -> Iterator[tuple[dict[str, Any], Where]]:
     """The raw rows of ``spec``: from ``data``, else the default data folders, else the hub."""
-    if data == HUB:
-        return read_hub(spec.hub, spec.name)
-    if data is not None:
-        path = resolve_data_file(data, spec.name, subdir="benchmarks/math")
-    else:
-        found = find_default_file(spec.relative_path)
-        if found is None:
-            return read_hub(spec.hub, spec.name)
-        path = found
-    logger.info("loading benchmark %s from %s", spec.name, path)
-    return read_jsonl(path)
+    return dataset_rows(spec.name, spec.hub, data, "benchmarks/math", lambda: find_default_file(spec.relative_path))
 
 
 def load_math(name: str, data: str | None = None, fields: Mapping[str, str] | None = None) -> Iterator[Problem]:

@@ -228,6 +228,23 @@ def read_hub(source: HubSource, name: str) -> Iterator[tuple[dict[str, Any], Whe
 # ----------------------------------------------------------------------------- rows -> fields
 
 
+def dataset_rows(
+    name: str, hub: HubSource, data: str | None, subdir: str, locate: Callable[[], Path | None] | None
+) -> Iterator[tuple[dict[str, Any], Where]]:
+    """Raw rows of a named set: from ``data`` (``"hub"`` for the hub), else its default local file, else the hub."""
+    if data == HUB:
+        return read_hub(hub, name)
+    if data is not None:
+        path = resolve_data_file(data, name, subdir=subdir)
+    else:
+        found = locate() if locate is not None else None
+        if found is None:
+            return read_hub(hub, name)
+        path = found
+    logger.info("loading benchmark %s from %s", name, path)
+    return read_jsonl(path)
+
+
 def check_fields(fields: Mapping[str, str] | None, allowed: Iterable[str], name: str) -> dict[str, str]:
     """Validate a field mapping (logical field -> column name)."""
     allowed = tuple(allowed)

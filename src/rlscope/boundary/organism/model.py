@@ -44,28 +44,15 @@ def build_tokenizer():  # -> PreTrainedTokenizerFast
 
 
 def build_model(config: OrganismModelConfig, tokenizer, seed: int = 0):  # -> LlamaForCausalLM
-    import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+    from rlscope.llm.tiny import TinyModelConfig, build_llama
 
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=config.hidden_size,
-        intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_layers,
-        num_attention_heads=config.num_heads,
-        num_key_value_heads=config.num_heads,
-        max_position_embeddings=config.context,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
+    return build_llama(
+        TinyModelConfig(
+            hidden_size=config.hidden_size, num_layers=config.num_layers, num_heads=config.num_heads,
+            intermediate_size=config.intermediate_size, max_position_embeddings=config.context, seed=seed,
+        ),
+        tokenizer,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(cfg)
-    model.generation_config = GenerationConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id
-    )
-    return model
 
 
 def encode_batch(tokenizer, texts: list[str], context: int, add_eos: bool = True):

@@ -147,7 +147,7 @@ def build_mjcf(
     if scene:
         ET.SubElement(world, "light", pos="0.6 -1.2 2.5", dir="-0.3 0.5 -1", diffuse=".8 .8 .8", specular=".2 .2 .2")
         ET.SubElement(world, "light", pos="-1 1 2.5", dir="0.4 -0.4 -1", diffuse=".3 .3 .3")
-        ET.SubElement(world, "geom", name="rlscope_table", type="box", size=f"2 2 0.02", pos=f"0 0 {TABLE_TOP - 0.02}",
+        ET.SubElement(world, "geom", name="rlscope_table", type="box", size="2 2 0.02", pos=f"0 0 {TABLE_TOP - 0.02}",
                       material="rlscope_table", condim="6", solref=_f(SOLREF), solimp=_f(SOLIMP), friction=f"0.6 {TORSIONAL} {ROLLING}")
     children: dict[str, list] = {}
     for j in asset.joints:
