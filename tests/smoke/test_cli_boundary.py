@@ -72,9 +72,9 @@ def kill_midway(cmd: list, db: Path, table: str, total: int, timeout: float = 12
 
 
 def test_sample_kill9_resume_matches_uninterrupted(tmp_path, tiny_model, bench):
-    args = ["--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 24, "--batch-size", 4,
+    args = ["--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 40, "--batch-size", 4,
             "--max-new-tokens", 48, "--temperature", 1.0, "--threads", 1, "--no-progress"]
-    total = 6 * 24
+    total = 6 * 40
     killed = tmp_path / "killed"
     at_kill = kill_midway(["boundary", "sample", *args, "--run", killed], killed / "results.sqlite", "generations", total)
     assert 0 < at_kill < total
@@ -84,12 +84,12 @@ def test_sample_kill9_resume_matches_uninterrupted(tmp_path, tiny_model, bench):
     got = rows(killed / "results.sqlite", "generations", "completion, seed")
     want = rows(straight / "results.sqlite", "generations", "completion, seed")
     assert len(got) == total  # nothing lost, nothing duplicated (primary key)
-    assert {(p, i) for p, i, *_ in got} == {(f"q{p}", i) for p in range(6) for i in range(24)}
+    assert {(p, i) for p, i, *_ in got} == {(f"q{p}", i) for p in range(6) for i in range(40)}
     assert got == want  # the resumed run drew what the uninterrupted one drew
     again = rlscope("boundary", "sample", *args, "--run", killed)
-    assert "sampled 0 new samples (144 already stored)" in again.stdout
+    assert "sampled 0 new samples (240 already stored)" in again.stdout
     manifest = json.loads((killed / "manifest.json").read_text())
-    assert manifest["sample"]["config"]["n"] == 24 and manifest["sample"]["template"].startswith("qwen-boxed@")
+    assert manifest["sample"]["config"]["n"] == 40 and manifest["sample"]["template"].startswith("qwen-boxed@")
     assert "torch" in manifest["sample"]["versions"] and manifest["sample"]["seed"] == 0
 
 
@@ -153,7 +153,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, bench, tiny_model):
 
 def test_ctrl_c_ends_with_one_line_and_keeps_samples(tmp_path, tiny_model, bench):
     run = tmp_path / "run"
-    args = ["boundary", "sample", "--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 32, "--batch-size", 4,
+    args = ["boundary", "sample", "--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 96, "--batch-size", 2,
             "--max-new-tokens", 48, "--temperature", 1.0, "--threads", 1, "--no-progress", "--run", run]
     proc = subprocess.Popen([sys.executable, "-m", "rlscope", *map(str, args)], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -161,12 +161,14 @@ def test_ctrl_c_ends_with_one_line_and_keeps_samples(tmp_path, tiny_model, bench
     deadline = time.time() + 120
     while count(db, "generations") == 0 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.fail("sampling finished before it could be interrupted; give it more work")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     stored = count(db, "generations")
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert 0 < stored < 6 * 32
+    assert 0 < stored < 6 * 96
     out = rlscope(*args)
     assert f"({stored} already stored)" in out.stdout
-    assert count(db, "generations") == 6 * 32
+    assert count(db, "generations") == 6 * 96
