@@ -38,17 +38,17 @@ class StudyConfig:
     """Stronger model for the distillation comparison (shipped:teacher, a folder, or 'none')."""
     algos: tuple[str, ...] = ("grpo",)
     """RL algorithms to train from the base (grpo dr_grpo ppo rloo reinforce_pp remax dapo)."""
-    rl_steps: int = 150
+    rl_steps: int = 100
     """RL steps per algorithm."""
-    checkpoints: tuple[int, ...] = (50, 100, 150)
+    checkpoints: tuple[int, ...] = (50, 100)
     """RL steps whose checkpoints are evaluated (pass@k over steps)."""
-    rl_lr: float = 1e-4
+    rl_lr: float = 2e-4
     """RL learning rate."""
     kl_coef: float = 0.0
     """KL penalty to the base during RL."""
     distill_steps: int = 150
     """SFT steps of the base on the teacher's answers (0: skip distillation)."""
-    problems: int = 128
+    problems: int = 100
     """Held-out test problems."""
     n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 256
     """Samples per problem (k up to n)."""
@@ -122,7 +122,7 @@ def run_study(cfg: StudyConfig) -> dict:
             train(
                 RLConfig(
                     model=base, out=rl_out, algo=algo, steps=cfg.rl_steps, save_steps=tuple(cfg.checkpoints),
-                    lr=cfg.rl_lr, kl_coef=cfg.kl_coef, seed=seed, threads=1, progress=cfg.progress,
+                    lr=cfg.rl_lr, kl_coef=cfg.kl_coef, seed=seed, threads=max(1, cfg.workers), progress=cfg.progress,
                 )
             )
             for step in cfg.checkpoints:
@@ -132,7 +132,7 @@ def run_study(cfg: StudyConfig) -> dict:
             t = time.perf_counter()
             dist_out = sdir / "distilled"
             if not (dist_out / "config.json").exists():
-                distill(DistillConfig(student=base, teacher=teacher, out=dist_out, steps=cfg.distill_steps, seed=seed))
+                distill(DistillConfig(student=base, teacher=teacher, out=dist_out, steps=cfg.distill_steps, seed=seed, threads=max(1, cfg.workers)))
             models["distilled"] = str(dist_out)
             timings["distill_s"] = timings.get("distill_s", 0) + time.perf_counter() - t
         t = time.perf_counter()

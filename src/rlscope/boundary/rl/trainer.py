@@ -245,8 +245,15 @@ def train(cfg: RLConfig) -> dict:
             )
             ids, attn, positions = build_batch(rollout.prompt_ids, rollout.tokens, tokenizer.pad_token_id)
             temp = cfg.temperature
+            first_logp = None
+            if cfg.ppo_epochs == 1:
+                # on-policy: the first pass's log-probs are the old ones, no separate forward needed
+                policy.train()
+                first_logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
+                rollout.old_logp = first_logp.detach()
             with torch.no_grad():
-                rollout.old_logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
+                if first_logp is None:
+                    rollout.old_logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
                 if reference is not None:
                     rollout.ref_logp = sequence_logprobs(reference, ids, attn, positions, rollout.tokens, temp)
                     rollout.kl = kl_penalty(rollout.old_logp, rollout.ref_logp, cfg.kl_estimator) * rollout.mask
@@ -256,8 +263,11 @@ def train(cfg: RLConfig) -> dict:
             clip_high = algo.clip_high if algo.clip_high is not None else cfg.clip_eps
             stats: dict[str, float] = {}
             policy.train()
-            for _ in range(cfg.ppo_epochs):
-                logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
+            for epoch in range(cfg.ppo_epochs):
+                if epoch == 0 and first_logp is not None:
+                    logp = first_logp
+                else:
+                    logp = sequence_logprobs(policy, ids, attn, positions, rollout.tokens, temp)
                 loss, pstats = policy_loss(
                     logp, rollout.old_logp, adv, rollout.mask, cfg.clip_eps, clip_high, algo.aggregation,
                     norm_len=cfg.max_new_tokens,
