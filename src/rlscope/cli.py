@@ -235,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tyro
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    # rlscope shows its own progress; the weight-loading bars of transformers/huggingface_hub are noise here
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     level = os.environ.get("RLSCOPE_LOG", "WARNING").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     commands = _commands()

@@ -38,6 +38,18 @@ def _rows(seed_result: dict) -> list[dict]:
     return rows
 
 
+def _base_lead(c: dict) -> tuple[float, int, bool]:
+    """Largest base-minus-other pass@k gap past the crossover, its k, and whether the two CIs separate there."""
+    best, k_best = 0.0, c["ks"][-1]
+    for k, b, o in zip(c["ks"], c["base_curve"], c["other_curve"]):
+        if k >= c["crossover_k"] and b - o > best:
+            best, k_best = b - o, k
+    b_ci, o_ci = c.get("base_ci") or {}, c.get("other_ci") or {}
+    b_int, o_int = b_ci.get(k_best, b_ci.get(str(k_best))), o_ci.get(k_best, o_ci.get(str(k_best)))
+    significant = bool(b_int and o_int and b_int[0] > o_int[1])
+    return best, k_best, significant
+
+
 def findings(result: dict) -> list[str]:
     """Plain statements of what was measured, including when the expected phenomenon does not appear."""
     out = []
@@ -51,7 +63,11 @@ def findings(result: dict) -> list[str]:
         line = f"**{name}** vs base on {c['problems']} held-out problems: pass@1 {_fmt(c['base_curve'][0])} → {_fmt(c['other_curve'][0])} ({gain:+.3f}); "
         line += f"pass@{kmax} {_fmt(c['base_curve'][-1])} → {_fmt(c['other_curve'][-1])} ({end_gap:+.3f}). "
         if c["crossover_k"] is not None:
-            line += f"The curves cross at k ≈ {c['crossover_k']:.1f}: beyond it the base solves more. "
+            lead, k_lead, significant = _base_lead(c)
+            line += (
+                f"The curves cross at k ≈ {c['crossover_k']:.1f}; beyond it the base leads by at most {lead:.3f} "
+                f"(k = {k_lead}), " + ("outside" if significant else "within") + " the bootstrap 95% intervals. "
+            )
         elif gain > 0:
             line += f"The curves do not cross within k ≤ {kmax}: this model stays ahead. "
         else:
@@ -59,6 +75,12 @@ def findings(result: dict) -> list[str]:
         line += f"ΔSE (base pass@{c['delta_se_k']} − pass@1) = {_fmt(c['delta_se'])}. "
         line += f"Solved at least once in {kmax} samples: base only {cov['base_only']}, {name} only {cov['rl_only']}, both {cov['both']}, neither {cov['neither']}."
         out.append(line)
+    first = next(iter(s0["comparisons"].values()), None)
+    if first is not None and first["base_curve"][-1] >= 0.999:
+        out.append(
+            f"The base solves every held-out problem within {first['ks'][-1]} samples, so a coverage advantage of the base "
+            "can only show as RL losing problems; a harder test set (more operations) or fewer samples leaves more room."
+        )
     ppl = s0["perplexity"]
     if "base" in ppl:
         for name, p in ppl.items():
