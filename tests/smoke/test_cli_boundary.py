@@ -31,15 +31,21 @@ def bench(tmp_path):
 
 
 def count(db: Path, table: str) -> int:
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        n = con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-        con.close()
-        return n
-    except sqlite3.OperationalError:
-        return 0
+    """Rows committed so far (0 before the table exists); retried while the writer holds a lock."""
+    for _ in range(50):
+        if not db.exists():
+            return 0
+        try:
+            con = sqlite3.connect(db, timeout=5)
+            try:
+                return con.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            finally:
+                con.close()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return 0
+            time.sleep(0.01)
+    raise AssertionError(f"cannot read {db}")
 
 
 def rows(db: Path, table: str, cols: str):
