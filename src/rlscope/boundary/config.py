@@ -84,7 +84,7 @@ class VerifyConfig:
     run: Path
     """Run directory."""
     workers: int = 2
-    """Verifier worker processes."""
+    """Verifier worker processes (math-verify workers; sandbox workers for code)."""
     timeout_s: float = 5.0
     """Per-answer time limit of symbolic math equivalence."""
     force: bool = False

@@ -137,14 +137,15 @@ def run_study(cfg: StudyConfig) -> dict:
             timings["distill_s"] = timings.get("distill_s", 0) + time.perf_counter() - t
         t = time.perf_counter()
         names = list(models)
-        jobs = [(models[m], bench, sdir / "runs" / m.replace("@", "_step"), cfg.n, cfg.temperature, seed, False) for m in names]
+        runs = {m: sdir / "runs" / m.replace("@", "_step") for m in names}
+        jobs = [(models[m], bench, runs[m], cfg.n, cfg.temperature, seed, False) for m in names]
         counts = dict(zip(names, _parallel(jobs, cfg.workers)))
         timings["sample_verify_s"] = timings.get("sample_verify_s", 0) + time.perf_counter() - t
         t = time.perf_counter()
         comparisons = {m: compare(m, counts["base"], counts[m]).summary() for m in names if m != "base"}
-        cot = {m: cot_counts(sdir / "runs" / m.replace("@", "_step")) for m in names}
+        cot = {m: cot_counts(runs[m]) for m in names}
         cot_cmp = {m: compare(m + " (correct CoT)", cot["base"], cot[m], n_boot=0).summary() for m in names if m != "base"}
-        ppl = perplexity_under(base, {m: sdir / "runs" / m.replace("@", "_step") for m in names}, cfg.perplexity_samples, seed)
+        ppl = perplexity_under(base, runs, cfg.perplexity_samples, seed)
         timings["analysis_s"] = timings.get("analysis_s", 0) + time.perf_counter() - t
         per_seed.append({"seed": seed, "models": models, "comparisons": comparisons, "cot_comparisons": cot_cmp, "perplexity": ppl})
     result = {"config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}, "seeds": per_seed, "timings": timings}

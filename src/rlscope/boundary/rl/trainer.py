@@ -240,7 +240,7 @@ def train(cfg: RLConfig) -> dict:
                 return picked
 
             policy.eval()  # rollouts and old log-probs without dropout
-            batch_problems, rollout, sample_stats = collect(
+            _, rollout, sample_stats = collect(
                 cfg, algo, sampler, tokenizer, params, rewarder, next_problems, step
             )
             ids, attn, positions = build_batch(rollout.prompt_ids, rollout.tokens, tokenizer.pad_token_id)

@@ -34,7 +34,7 @@ def make_verifier(kind: str, cfg: VerifyConfig) -> Verifier:
     if kind == "code":
         from rlscope.boundary.verify.code import CodeVerifier
 
-        return CodeVerifier()
+        return CodeVerifier(workers=cfg.workers)
     from rlscope.errors import RlscopeError
 
     raise RlscopeError(f"no verifier for problems of kind {kind!r}")
