@@ -105,8 +105,9 @@ def test_import_verify_kill9_passk_export(tmp_path, bench):
     with open(comp, "w") as fh:
         for p in range(6):
             for j in range(per_problem):
-                # many distinct answers, so verification has real work to do (symbolic path)
-                ans = f"\\frac{{{2 * p * (j + 1)}}}{{{j + 1}}}" if j % 4 == 0 else f"\\frac{{{j}}}{{{j + 7}}}"
+                # a quarter correct; a quarter distinct factorials that only the symbolic path can reject,
+                # so verification takes seconds and commits several groups before it ends
+                ans = str(2 * p) if j % 4 == 0 else f"{j + 3}!" if j % 4 == 1 else str(j + 100)
                 fh.write(json.dumps({"problem_id": f"q{p}", "completion": f"Work... so \\boxed{{{ans}}}"}) + "\n")
     run = tmp_path / "run"
     out = rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", comp, "--run", run)

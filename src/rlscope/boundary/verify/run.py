@@ -48,6 +48,10 @@ class VerifySummary:
     seconds: float
 
 
+COMMIT_EVERY = 512
+"""Verdicts are committed in groups of this many samples: a kill loses at most one group of work."""
+
+
 def run_verify(cfg: VerifyConfig) -> VerifySummary:
     store = open_run(cfg.run)
     verifiers: dict[str, Verifier] = {}
@@ -65,7 +69,7 @@ def run_verify(cfg: VerifyConfig) -> VerifySummary:
 
             bar = tqdm(total=total, unit="sample", dynamic_ncols=True, desc="verify")
         start = time.perf_counter()
-        for rows in store.iter_unverified():
+        for rows in store.iter_unverified(COMMIT_EVERY):
             by_kind: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
             for row in rows:
                 by_kind[problems[row[0]].kind].append(row)
