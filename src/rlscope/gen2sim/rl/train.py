@@ -1,0 +1,239 @@
+"""Train one sub-task with PPO: collect -> GAE -> update, top to bottom; atomic checkpoints that
+hold the networks, optimizer, normalizers and every random state, so a killed run resumes.
+
+Outputs in ``out_dir``: ``metrics.jsonl`` (one line per update, namespaced keys), ``checkpoint.pt``
+(latest), ``best.pt`` (highest training success rate, ties to the later one), ``result.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlscope.gen2sim.rl.ppo import (ActorCritic, Policy, PPOConfig, RewardScaler, RunningMeanStd, approx_kl,
+                                    clipped_policy_loss, gae, value_loss)
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One sub-task's training run."""
+
+    total_steps: int = 0
+    """Environment steps to train for (0: the sub-task's own ``train_steps``)."""
+    seed: int = 0
+    """Seeds the environments, the networks and the action noise."""
+    nthread: int = 2
+    """Physics threads."""
+    checkpoint_every: int = 10
+    """Updates between checkpoints."""
+    progress: bool = True
+    """Show a progress bar."""
+    ppo: PPOConfig = PPOConfig()
+
+
+@dataclasses.dataclass
+class TrainResult:
+    steps: int
+    updates: int
+    seconds: float
+    steps_per_s: float
+    best_success: float
+    final_success: float
+    bad_steps: int
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_policy(path: Path | str) -> Policy:
+    """The policy (network + observation normalizer) of a checkpoint."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    net = ActorCritic(ck["obs_size"], 4, ck["ppo"]["hidden"], ck["ppo"]["init_log_std"])
+    net.load_state_dict(ck["net"])
+    rms = None
+    if ck["obs_rms"] is not None:
+        rms = RunningMeanStd((ck["obs_size"],))
+        rms.load_state_dict(ck["obs_rms"])
+    return Policy(net, rms)
+
+
+def _truncate_metrics(path: Path, updates: int) -> None:
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln)["update"] <= updates]
+    path.write_text("".join(ln + "\n" for ln in kept))
+
+
+def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
+    """Train a policy on ``env`` (a BatchedEnv); resumes from ``out_dir/checkpoint.pt`` if present."""
+    p = cfg.ppo
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(p.torch_threads)
+    total = cfg.total_steps or env.sub.train_steps
+    N, T = env.num_envs, p.rollout_steps
+    batch = N * T
+    n_updates = max(1, total // batch)
+    torch.manual_seed(cfg.seed)
+    net = ActorCritic(env.obs_size, 4, p.hidden, p.init_log_std)
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr, eps=1e-5)
+    obs_rms = RunningMeanStd((env.obs_size,)) if p.norm_obs else None
+    scaler = RewardScaler(N, p.gamma) if p.norm_reward else None
+    start_update, best, steps = 0, -1.0, 0
+    metrics_path = out / "metrics.jsonl"
+    ck_path = out / "checkpoint.pt"
+    obs, _ = env.reset(seed=cfg.seed)
+    if ck_path.exists():
+        ck = torch.load(ck_path, map_location="cpu", weights_only=False)
+        net.load_state_dict(ck["net"])
+        opt.load_state_dict(ck["opt"])
+        if obs_rms is not None:
+            obs_rms.load_state_dict(ck["obs_rms"])
+        if scaler is not None:
+            scaler.load_state_dict(ck["reward_scaler"])
+        torch.set_rng_state(ck["torch_rng"])
+        env.rng.bit_generator.state = ck["env_rng"]
+        obs, _ = env.reset()  # episodes restart; the random streams continue where they were
+        start_update, best, steps = ck["update"], ck["best"], ck["steps"]
+        _truncate_metrics(metrics_path, start_update)
+        log.info("resumed %s at update %d (%d steps)", out, start_update, steps)
+
+    def save(path: Path, update: int) -> None:
+        _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "obs_rms": obs_rms.state_dict() if obs_rms else None,
+                      "reward_scaler": scaler.state_dict() if scaler else None, "torch_rng": torch.get_rng_state(),
+                      "env_rng": env.rng.bit_generator.state, "update": update, "best": best, "steps": steps,
+                      "obs_size": env.obs_size, "ppo": dataclasses.asdict(p), "subtask": env.sub.name}, path)
+
+    bar = None
+    if cfg.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_updates * batch, initial=start_update * batch, unit="step", dynamic_ncols=True,
+                   desc=env.sub.name)
+    b_obs = torch.zeros((T, N, env.obs_size))
+    b_act = torch.zeros((T, N, 4))
+    b_logp, b_rew, b_done, b_val = (torch.zeros((T, N)) for _ in range(4))
+    t_start = time.perf_counter()
+    steps_at_start = steps
+    final_success = 0.0
+    ret_acc = np.zeros(N)
+    for update in range(start_update, n_updates):
+        frac = 1.0 - update / n_updates
+        for group in opt.param_groups:
+            group["lr"] = frac * p.lr
+        ep_success: list[float] = []
+        ep_return: list[float] = []
+        comp_sums: dict[str, float] = {}
+        pen_max = 0.0
+        for t in range(T):
+            if obs_rms is not None:
+                obs_rms.update(obs)
+                x = obs_rms.normalize(obs)
+            else:
+                x = obs
+            xt = torch.as_tensor(x, dtype=torch.float32)
+            with torch.no_grad():
+                action, logp, value = net.act(xt)
+            nobs, reward, term, trunc, info = env.step(action.numpy())
+            done = term | trunc
+            ret_acc += reward
+            r = reward.astype(np.float64)
+            if trunc.any():  # time limit: bootstrap from the value of the last observation
+                fo = info["final_obs"][trunc]
+                fo = obs_rms.normalize(fo) if obs_rms is not None else fo
+                with torch.no_grad():
+                    r[trunc] += p.gamma * net.value(torch.as_tensor(fo, dtype=torch.float32)).numpy() * (
+                        1.0 if scaler is None else np.sqrt(scaler.rms.var + 1e-8))
+            if scaler is not None:
+                r = scaler(r, done)
+            b_obs[t], b_act[t], b_logp[t], b_val[t] = xt, action, logp, value
+            b_rew[t] = torch.as_tensor(r, dtype=torch.float32)
+            b_done[t] = torch.as_tensor(done, dtype=torch.float32)
+            for k, v in info["components"].items():
+                comp_sums[k] = comp_sums.get(k, 0.0) + float(v.mean())
+            pen_max = max(pen_max, float(info["penetration"].max()))
+            if done.any():
+                ep_success += info["success"][done].astype(float).tolist()
+                ep_return += ret_acc[done].tolist()
+                ret_acc[done] = 0.0
+            obs = nobs
+        steps += batch
+        x = obs_rms.normalize(obs) if obs_rms is not None else obs
+        with torch.no_grad():
+            next_value = net.value(torch.as_tensor(x, dtype=torch.float32))
+        adv, ret = gae(b_rew, b_val, b_done, next_value, p.gamma, p.gae_lambda)
+        f_obs, f_act = b_obs.reshape(batch, -1), b_act.reshape(batch, -1)
+        f_logp, f_adv, f_ret, f_val = b_logp.reshape(-1), adv.reshape(-1), ret.reshape(-1), b_val.reshape(-1)
+        mb = batch // p.minibatches
+        stats: dict[str, list[float]] = {"losses/policy": [], "losses/value": [], "losses/approx_kl": [], "losses/clipfrac": []}
+        for _ in range(p.epochs):
+            perm = torch.randperm(batch)
+            for s in range(0, batch, mb):
+                i = perm[s:s + mb]
+                d = net.dist(f_obs[i])
+                logp = d.log_prob(f_act[i]).sum(-1)
+                a = f_adv[i]
+                a = (a - a.mean()) / (a.std() + 1e-8)
+                pl = clipped_policy_loss(logp, f_logp[i], a, p.clip)
+                vl = value_loss(net.value(f_obs[i]), f_val[i], f_ret[i], p.clip if p.clip_value else None)
+                ent = d.entropy().sum(-1).mean()
+                loss = pl + p.vf_coef * vl - p.ent_coef * ent
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), p.max_grad_norm)
+                opt.step()
+                with torch.no_grad():
+                    stats["losses/policy"].append(float(pl))
+                    stats["losses/value"].append(float(vl))
+                    stats["losses/approx_kl"].append(float(approx_kl(logp, f_logp[i])))
+                    stats["losses/clipfrac"].append(float(((logp - f_logp[i]).exp().sub(1).abs() > p.clip).float().mean()))
+        success = float(np.mean(ep_success)) if ep_success else float("nan")
+        if ep_success:
+            final_success = success
+        elapsed = time.perf_counter() - t_start
+        row = {"update": update + 1, "steps": steps, "charts/success_rate": success,
+               "charts/episodic_return": float(np.mean(ep_return)) if ep_return else float("nan"),
+               "charts/episodes": len(ep_success), "charts/max_penetration": pen_max,
+               "charts/steps_per_s": (steps - steps_at_start) / max(elapsed, 1e-9), "charts/seconds": elapsed,
+               "charts/log_std": float(net.log_std.detach().mean()), "charts/bad_steps": env.bad_count,
+               **{k: float(np.mean(v)) for k, v in stats.items()},
+               **{f"reward/{k}": v / T for k, v in comp_sums.items()}}
+        with open(metrics_path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if ep_success and success >= best:
+            best = success
+            save(out / "best.pt", update + 1)
+        if (update + 1) % cfg.checkpoint_every == 0 or update + 1 == n_updates:
+            save(ck_path, update + 1)
+        if bar is not None:
+            bar.update(batch)
+            bar.set_postfix(success=f"{success:.2f}", sps=f"{row['charts/steps_per_s']:.0f}")
+    if bar is not None:
+        bar.close()
+    elapsed = time.perf_counter() - t_start
+    if not (out / "best.pt").exists():
+        save(out / "best.pt", n_updates)
+    res = TrainResult(steps=steps, updates=n_updates, seconds=elapsed,
+                      steps_per_s=(steps - steps_at_start) / max(elapsed, 1e-9), best_success=best,
+                      final_success=final_success, bad_steps=env.bad_count)
+    from rlscope.config import atomic_write_text
+
+    atomic_write_text(out / "result.json", json.dumps(dataclasses.asdict(res), indent=2) + "\n")
+    return res

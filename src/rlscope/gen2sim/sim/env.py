@@ -1,0 +1,305 @@
+"""A batched MuJoCo environment: N copies of a scene stepped together in C (``mujoco.rollout``,
+one thread per core), with the gymnasium vector API and no Python per environment per step.
+
+Action (N, 4) in [-1, 1]: a Cartesian move of the tip (scaled by ``max_delta`` metres per control
+step, relative to where the hand is, so targets never wind up) and a grip command (> 0: close the
+fingers and switch suction on; suction attaches to the nearest handle or object within
+:data:`GRASP_RADIUS` of the tip, at the point where the tip touches it, and lets go when the command
+falls below :data:`RELEASE_BELOW`).
+
+Observation: the gripper's own state (tip position and velocity, finger opening, grasping) and the
+terms the sub-task lists in ``observe`` (see :func:`observation_size`).
+
+Episodes end by time limit (``truncated``), or early when the physics goes wrong: non-finite
+state, observation or reward, or MuJoCo's own instability reset (detected as a jump in simulation
+time); those are counted in ``info["bad"]`` and the env is reset. Autoreset happens in the same step:
+the returned observation is the first of the new episode, the last one is in ``info["final_obs"]``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import numpy as np
+
+from rlscope.gen2sim.sim.scene import FINGER_TRAVEL, Scene
+from rlscope.gen2sim.sim.state import SimState, penetration
+from rlscope.gen2sim.tasks.task import CompiledCode, SubTask
+
+log = logging.getLogger(__name__)
+
+GRASP_RADIUS = 0.02
+"""Suction attaches when the tip is within this distance of a handle bar or an object's surface (m)."""
+RELEASE_BELOW = -0.5
+"""Suction lets go only when the grip command falls below this (hysteresis: exploration noise around 0
+does not drop what is held)."""
+HANDLE_RADIUS = 0.008
+"""Treated as the bar radius of handles when measuring the distance to them (m)."""
+
+
+def _quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors by unit quaternions. q: (..., 4) (w, x, y, z), v: (..., 3) -> (..., 3)."""
+    w, u = q[..., :1], q[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def _quat_conj(q: np.ndarray) -> np.ndarray:
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
+
+
+def observation_terms(sub: SubTask) -> list[tuple[str, str, int]]:
+    """(kind, name, size) of every observation block, in order."""
+    terms = [("tip", "", 3), ("tipvel", "", 3), ("opening", "", 1), ("grasping", "", 1)]
+    objects = [t.split(":", 1)[1] for t in sub.observe if t.startswith("object:")]
+    for term in sub.observe:
+        kind, name = term.split(":", 1)
+        size = {"handle": 6, "joint": 2, "object": 9, "link": 3, "goal": 6 + 3 * len(objects)}[kind]
+        terms.append((kind, name, size))
+    return terms
+
+
+def observation_size(sub: SubTask) -> int:
+    return sum(size for *_, size in observation_terms(sub))
+
+
+def build_observation(state: SimState, sub: SubTask) -> np.ndarray:
+    """state -> (N, observation_size(sub)) float32."""
+    tip = state.gripper.pos
+    blocks = [tip, state.gripper.vel, state.gripper.opening[:, None], state.gripper.grasping[:, None].astype(float)]
+    objects = [t.split(":", 1)[1] for t in sub.observe if t.startswith("object:")]
+    for term in sub.observe:
+        kind, name = term.split(":", 1)
+        if kind == "handle":
+            p = state.handle(name).pos
+            blocks += [p, p - tip]
+        elif kind == "joint":
+            j = state.joint(name)
+            blocks += [j.fraction[:, None], j.vel[:, None]]
+        elif kind == "object":
+            o = state.object(name)
+            blocks += [o.pos, o.pos - tip, o.vel]
+        elif kind == "link":
+            blocks.append(state.link(name).pos)
+        elif kind == "goal":
+            g = state.goal(name)
+            blocks += [g, g - tip] + [g - state.object(o).pos for o in objects]
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+class BatchedEnv:
+    """N scene copies; ``reset()``/``step()`` follow ``gymnasium.vector.VectorEnv`` (same-step autoreset).
+
+    Parameters
+    ----------
+    scene : Scene
+    sub : SubTask
+    code : CompiledCode
+        The sub-task's reward and success functions (compiled inside the sandboxed worker).
+    num_envs : int
+    seed : int
+    nthread : int
+        Physics threads (one per core).
+    start_states : (M, nstate) float, optional
+        Physics states to start episodes from (a chain's previous sub-task's end states); default:
+        drawn from ``sub.init``.
+    max_delta : float
+        Tip displacement per control step at full action (m).
+    """
+
+    def __init__(self, scene: Scene, sub: SubTask, code: CompiledCode, num_envs: int = 32, seed: int = 0, nthread: int = 2,
+                 start_states: np.ndarray | None = None, max_delta: float = 0.02, goals: dict[str, np.ndarray] | None = None):
+        import gymnasium as gym
+        import mujoco
+        from mujoco import rollout
+
+        self._mj = mujoco
+        self.scene, self.sub, self.code = scene, sub, code
+        self.num_envs = n = int(num_envs)
+        self.max_delta = float(max_delta)
+        m = scene.model
+        self.models = [copy.deepcopy(m) for _ in range(n)]
+        self._datas = [mujoco.MjData(m) for _ in range(max(1, nthread))]
+        self._rollout = rollout.Rollout(nthread=max(1, nthread)) if nthread > 1 else None
+        self._spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+        self._cspec = mujoco.mjtState.mjSTATE_CTRL | mujoco.mjtState.mjSTATE_EQ_ACTIVE
+        self.nstate = mujoco.mj_stateSize(m, self._spec)
+        self._nu, self._neq = m.nu, m.neq
+        self._substeps = scene.spec.substeps
+        self._dt = m.opt.timestep * self._substeps
+        self._scratch = mujoco.MjData(m)
+        self.rng = np.random.default_rng(seed)
+        self.start_states = None if start_states is None else np.asarray(start_states, float)
+        self._fixed_goals = goals
+        self.state = np.zeros((n, self.nstate))
+        self.sens = np.zeros((n, m.nsensordata))
+        self.attached = np.full(n, -1, dtype=np.int64)
+        self.t = np.zeros(n, dtype=np.int64)
+        self.goals = {g: np.zeros((n, 3)) for g in sub.init.goals}
+        self._ctrl = np.zeros((n, 1, self._nu + self._neq))
+        self._ctrl_steps = np.zeros((n, self._substeps, self._nu + self._neq))
+        self._out_state = np.zeros((n, self._substeps, self.nstate))
+        self._out_sens = np.zeros((n, self._substeps, m.nsensordata))
+        self._graspable_names = [g.name for g in scene.graspables]
+        self._tip_anchor = np.array([0.0, 0.0, 0.0])
+        lo, hi = np.array(m.jnt_range[[self._joint_id(f"gripper_{a}") for a in "xyz"]]).T
+        self._cart_lo, self._cart_hi = lo, hi
+        self.obs_size = observation_size(sub)
+        self.single_observation_space = gym.spaces.Box(-np.inf, np.inf, (self.obs_size,), np.float32)
+        self.single_action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (n, self.obs_size), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (n, 4), np.float32)
+        self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
+        self.bad_count = 0
+        self.steps_taken = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _joint_id(self, name: str) -> int:
+        return int(self._mj.mj_name2id(self.scene.model, self._mj.mjtObj.mjOBJ_JOINT, name))
+
+    def sim_state(self) -> SimState:
+        return SimState(self.sens, self.scene.sensors, self.scene.joints, self.attached, self._graspable_names, self.goals,
+                        self.t, FINGER_TRAVEL, self.scene.objects)
+
+    def _initial(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """k fresh start states and their sensor readings: (k, nstate), (k, nsensordata)."""
+        mj, m, d = self._mj, self.scene.model, self._scratch
+        states = np.zeros((k, self.nstate))
+        sens = np.zeros((k, m.nsensordata))
+        init = self.sub.init
+        for i in range(k):
+            if self.start_states is not None:
+                mj.mj_setState(m, d, self.start_states[self.rng.integers(len(self.start_states))], self._spec)
+                d.time = 0.0
+            else:
+                mj.mj_resetData(m, d)
+                for name, (lo, hi) in init.joints.items():
+                    d.qpos[self.scene.joint_qpos_adr(name)] = self.rng.uniform(lo, hi)
+                for a in range(3):
+                    d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
+                for name, spec in init.objects.items():
+                    if "xy" in spec:
+                        (xlo, ylo), (xhi, yhi) = spec["xy"]
+                        adr = self.scene.joint_qpos_adr(name)
+                        d.qpos[adr:adr + 2] = [self.rng.uniform(xlo, xhi), self.rng.uniform(ylo, yhi)]
+            mj.mj_forward(m, d)
+            mj.mj_getState(m, d, states[i], self._spec)
+            sens[i] = d.sensordata
+        return states, sens
+
+    def _reset_envs(self, idx: np.ndarray) -> None:
+        if len(idx) == 0:
+            return
+        self.state[idx], self.sens[idx] = self._initial(len(idx))
+        self.attached[idx] = -1
+        self.t[idx] = 0
+        for name, (lo, hi) in self.sub.init.goals.items():
+            if self._fixed_goals is not None and name in self._fixed_goals:
+                self.goals[name][idx] = self._fixed_goals[name][idx]
+            else:
+                self.goals[name][idx] = self.rng.uniform(lo, hi, size=(len(idx), 3))
+
+    # -- gymnasium vector API -------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+        self._reset_envs(np.arange(self.num_envs))
+        return build_observation(self.sim_state(), self.sub), {}
+
+    def _update_suction(self, grip: np.ndarray, release: np.ndarray) -> None:
+        self.attached[release] = -1
+        want = np.flatnonzero(grip & (self.attached < 0))
+        if not len(want) or not self.scene.graspables:
+            return
+        s, lay = self.sens[want], self.scene.sensors
+        tip = s[:, lay["tip"]]
+        dists = []
+        for g in self.scene.graspables:
+            if g.kind == "handle":
+                c = s[:, lay[f"hpos:{g.name}"]]
+                u = _quat_rotate(s[:, lay[f"quat:{g.body}"]], np.broadcast_to(np.asarray(g.axis), c.shape))
+                along = np.clip(np.sum((tip - c) * u, axis=1), -g.half_length, g.half_length)
+                d = np.linalg.norm(tip - (c + along[:, None] * u), axis=1) - HANDLE_RADIUS
+            else:
+                d = np.linalg.norm(tip - s[:, lay[f"pos:{g.body}"]], axis=1) - g.radius
+            dists.append(d)
+        dist = np.stack(dists, axis=1)  # (k, G)
+        best = np.argmin(dist, axis=1)
+        ok = dist[np.arange(len(want)), best] < GRASP_RADIUS
+        for i, gi in zip(want[ok], best[ok]):
+            g = self.scene.graspables[gi]
+            row = self.sens[i]
+            pos, quat = row[lay[f"pos:{g.body}"]], row[lay[f"quat:{g.body}"]]
+            local = _quat_rotate(_quat_conj(quat), row[lay["tip"]] - pos)
+            self.models[i].eq_data[1 + gi, 3:6] = local  # body2 anchor: where the tip touches it now
+            self.attached[i] = gi
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        a = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 4), -1.0, 1.0)
+        lay = self.scene.sensors
+        cart = self.sens[:, lay["cart"]]
+        self._ctrl[:, 0, :3] = np.clip(cart + a[:, :3] * self.max_delta, self._cart_lo, self._cart_hi)
+        grip = a[:, 3] > 0
+        self._ctrl[:, 0, 3] = np.where(grip, FINGER_TRAVEL, 0.0)
+        self._update_suction(grip, a[:, 3] < RELEASE_BELOW)
+        eq = self._ctrl[:, 0, self._nu:]
+        eq[:] = 0.0
+        eq[:, 0] = 1.0  # finger coupling
+        held = self.attached >= 0
+        eq[np.flatnonzero(held), 1 + self.attached[held]] = 1.0
+        t0 = self.state[:, 0].copy()
+        self._ctrl_steps[:] = self._ctrl
+        self._physics()
+        self.state = self._out_state[:, -1].copy()
+        self.sens = self._out_sens[:, -1].copy()
+        self.t += 1
+        self.steps_taken += self.num_envs
+        bad = ~np.isfinite(self.state).all(axis=1) | ~np.isfinite(self.sens).all(axis=1)
+        bad |= np.abs(self.state[:, 0] - (t0 + self._dt)) > 1e-6  # MuJoCo reset the data: unstable
+        if bad.any():
+            self.sens[bad] = 0.0
+        st = self.sim_state()
+        reward, comps = self.code.reward(st)
+        success = self.code.success(st)
+        bad |= ~np.isfinite(reward)
+        obs = build_observation(st, self.sub)
+        bad |= ~np.isfinite(obs).all(axis=1)
+        reward = np.where(bad, 0.0, reward)
+        pen = penetration(self.sens, lay)
+        truncated = self.t >= self.sub.episode_steps
+        done = truncated | bad
+        info: dict[str, Any] = {"success": success, "components": comps, "penetration": pen, "bad": bad}
+        if bad.any():
+            self.bad_count += int(bad.sum())
+            log.warning("%d env(s) ended on non-finite values or a MuJoCo instability reset", int(bad.sum()))
+        if done.any():
+            idx = np.flatnonzero(done)
+            info["final_obs"] = np.where(done[:, None], obs, 0.0)
+            info["final_state"] = self.state[idx].copy()
+            info["done_idx"] = idx
+            self._reset_envs(idx)
+            obs = build_observation(self.sim_state(), self.sub)
+        terminated = bad.copy()
+        truncated = truncated & ~bad
+        return obs, reward.astype(np.float32), terminated, truncated, info
+
+    def _physics(self) -> None:
+        if self._rollout is not None:
+            self._rollout.rollout(self.models, self._datas, self.state, self._ctrl_steps, control_spec=self._cspec,
+                                  nstep=self._substeps, state=self._out_state, sensordata=self._out_sens, skip_checks=True)
+        else:
+            from mujoco import rollout
+
+            rollout.rollout(self.models, self._datas, self.state, self._ctrl_steps, control_spec=self._cspec, nstep=self._substeps,
+                            state=self._out_state, sensordata=self._out_sens, skip_checks=True)
+
+    def physics_snapshot(self, i: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(state, eq_active, model) of env ``i``, enough to render it."""
+        return self.state[i].copy(), self._ctrl[i, 0, self._nu:].copy(), self.models[i]
+
+    def close(self) -> None:
+        if self._rollout is not None:
+            self._rollout.close()
+            self._rollout = None

@@ -1,0 +1,205 @@
+"""A task is data plus code, in the form a language model writes it.
+
+A task directory holds ``task.json`` and one Python file per sub-task::
+
+    {"task_id": "open_drawer", "description": "...",
+     "scene": {"assets": [{"name": "cabinet", "procedural": "cabinet", "params": {...}}],
+               "objects": [{"name": "cube", "size": [0.05, 0.05, 0.05]}]},
+     "subtasks": [{"name": "open", "description": "...", "code": "open.py",
+                   "observe": ["handle:cabinet/drawer_0_handle", "joint:cabinet/drawer_0_joint"],
+                   "episode_steps": 100, "train_steps": 150000,
+                   "init": {"gripper_noise": 0.05, "joints": {"cabinet/drawer_0_joint": [0.0, 0.0]},
+                            "objects": {"cube": {"xy": [[-0.05, -0.15], [0.05, -0.05]]}},
+                            "goals": {"goal": [[-0.1, -0.2, 0.0], [0.1, -0.1, 0.0]]}}}]}
+
+Each sub-task's file defines ``compute_reward(state) -> (reward, components)`` and
+``is_success(state) -> bool array`` over the state API (:data:`rlscope.gen2sim.sim.state.STATE_API`).
+Sub-tasks run in order; in a chain each starts from the end states of the previous one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlscope.errors import DataError
+from rlscope.gen2sim.sim.scene import SceneSpec
+
+OBSERVE_KINDS = ("handle", "joint", "object", "goal", "link")
+
+
+class TaskCodeError(DataError):
+    """Task code does not compile, or lacks a required function."""
+
+
+class RewardCodeError(RuntimeError):
+    """Task code raised, or returned something of the wrong shape, while running; ``.text`` holds the traceback."""
+
+    def __init__(self, subtask: str, text: str):
+        super().__init__(f"reward code of sub-task {subtask!r} failed:\n{text}")
+        self.subtask = subtask
+        self.text = text
+
+
+@dataclasses.dataclass(frozen=True)
+class InitSpec:
+    """How an episode starts when it does not continue a previous sub-task."""
+
+    gripper_noise: float = 0.03
+    """Half-width of the uniform offset added to the gripper start on each axis (m)."""
+    joints: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+    """Joint -> (low, high) range of its starting value (default: closed, 0)."""
+    objects: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Object -> {"xy": [[xlo, ylo], [xhi, yhi]]}: range of its start position on the floor."""
+    goals: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = dataclasses.field(default_factory=dict)
+    """Goal name -> (low corner, high corner) of the box it is drawn from."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SubTask:
+    """One skill: a reward, a success test, what the policy observes and how episodes start."""
+
+    name: str
+    description: str
+    code: str
+    """Python source defining compute_reward(state) and is_success(state)."""
+    observe: tuple[str, ...] = ()
+    """Observation terms beyond the gripper's own: ``handle:NAME``, ``joint:NAME``, ``object:NAME``, ``goal:NAME``, ``link:NAME``."""
+    episode_steps: int = 100
+    """Control steps per episode."""
+    train_steps: int = 150_000
+    """Default training budget in environment steps."""
+    init: InitSpec = InitSpec()
+    code_file: str = ""
+    """Where the code came from (for error messages)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A described task: a scene and ordered sub-tasks."""
+
+    task_id: str
+    description: str
+    scene: SceneSpec
+    subtasks: tuple[SubTask, ...]
+    root: str = ""
+    """Directory the task was loaded from (resolves relative asset paths)."""
+
+
+@dataclasses.dataclass
+class CompiledCode:
+    """The two functions of a sub-task, called with shape checks and errors turned into RewardCodeError."""
+
+    subtask: str
+    reward_fn: Callable
+    success_fn: Callable
+
+    def reward(self, state) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        n = state.n
+        try:
+            out = self.reward_fn(state)
+            if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+                raise TypeError(f"compute_reward must return (reward, components dict), got {type(out).__name__}")
+            reward = np.broadcast_to(np.asarray(out[0], dtype=np.float64), (n,)).copy()
+            comps = {str(k): np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in out[1].items()}
+        except Exception:
+            raise RewardCodeError(self.subtask, traceback.format_exc(limit=8)) from None
+        return reward, comps
+
+    def success(self, state) -> np.ndarray:
+        try:
+            return np.broadcast_to(np.asarray(self.success_fn(state), dtype=bool), (state.n,)).copy()
+        except Exception:
+            raise RewardCodeError(self.subtask, traceback.format_exc(limit=8)) from None
+
+
+def compile_code(sub: SubTask) -> CompiledCode:
+    """Compile a sub-task's code. Call this only where untrusted code may run (a sandboxed worker)."""
+    where = sub.code_file or f"sub-task {sub.name}"
+    try:
+        code = compile(sub.code, where, "exec")
+    except SyntaxError as exc:
+        raise TaskCodeError(f"syntax error: {exc.msg}", f"{where}:{exc.lineno}") from None
+    ns: dict[str, Any] = {"np": np, "__name__": f"rlscope_task_{sub.name}"}
+    try:
+        exec(code, ns)  # noqa: S102 - runs inside the sandboxed training worker
+    except Exception as exc:
+        raise TaskCodeError(f"failed at import: {type(exc).__name__}: {exc}", where) from None
+    for fn in ("compute_reward", "is_success"):
+        if not callable(ns.get(fn)):
+            raise TaskCodeError(f"defines no function {fn}(state)", where)
+    return CompiledCode(sub.name, ns["compute_reward"], ns["is_success"])
+
+
+def _init_spec(d: dict[str, Any], where: str) -> InitSpec:
+    try:
+        joints = {k: (float(v[0]), float(v[1])) for k, v in d.get("joints", {}).items()}
+        goals = {k: (tuple(map(float, v[0])), tuple(map(float, v[1]))) for k, v in d.get("goals", {}).items()}
+        return InitSpec(gripper_noise=float(d.get("gripper_noise", 0.03)), joints=joints, objects=dict(d.get("objects", {})),
+                        goals=goals)  # type: ignore[arg-type]
+    except (TypeError, ValueError, IndexError) as exc:
+        raise DataError(f"bad 'init': {exc}", where) from None
+
+
+def load_task(task_dir: Path | str) -> Task:
+    """Read a task directory; errors name the file and field."""
+    root = Path(task_dir)
+    path = root / "task.json"
+    if not path.is_file():
+        raise DataError("no task.json here (a task directory holds task.json and one .py file per sub-task)", str(root))
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON: {exc.msg}", f"{path}:{exc.lineno}") from None
+    for key in ("task_id", "subtasks", "scene"):
+        if key not in d:
+            raise DataError(f"missing field {key!r}", str(path))
+    scene = SceneSpec.from_dict(d["scene"], f"{path}: scene")
+    subs = []
+    for i, s in enumerate(d["subtasks"]):
+        where = f"{path}: subtasks[{i}]"
+        if "name" not in s or "code" not in s:
+            raise DataError("each sub-task needs 'name' and 'code' (a .py file next to task.json)", where)
+        code_path = root / s["code"]
+        if not code_path.is_file():
+            raise DataError(f"code file {s['code']!r} not found", where)
+        observe = tuple(s.get("observe", ()))
+        for term in observe:
+            if term.split(":", 1)[0] not in OBSERVE_KINDS or ":" not in term:
+                raise DataError(f"observe term {term!r}: expected KIND:NAME with KIND one of {OBSERVE_KINDS}", where)
+        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init"}
+        if set(s) - known:
+            raise DataError(f"unknown field(s) {sorted(set(s) - known)}; expected {sorted(known)}", where)
+        subs.append(SubTask(name=s["name"], description=s.get("description", ""), code=code_path.read_text(encoding="utf-8"),
+                            observe=observe, episode_steps=int(s.get("episode_steps", 100)),
+                            train_steps=int(s.get("train_steps", 150_000)), init=_init_spec(s.get("init", {}), where),
+                            code_file=str(code_path)))
+    if not subs:
+        raise DataError("a task needs at least one sub-task", str(path))
+    return Task(task_id=str(d["task_id"]), description=str(d.get("description", "")), scene=scene, subtasks=tuple(subs),
+                root=str(root.resolve()))
+
+
+def save_task(task: Task, out_dir: Path | str) -> Path:
+    """Write ``task.json`` and the sub-task code files."""
+    from rlscope.config import atomic_write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    subs = []
+    for s in task.subtasks:
+        fname = f"{s.name}.py"
+        atomic_write_text(out / fname, s.code)
+        subs.append({"name": s.name, "description": s.description, "code": fname, "observe": list(s.observe),
+                     "episode_steps": s.episode_steps, "train_steps": s.train_steps,
+                     "init": json.loads(json.dumps(dataclasses.asdict(s.init)))})
+    d = {"task_id": task.task_id, "description": task.description, "scene": json.loads(json.dumps(task.scene.to_dict())),
+         "subtasks": subs}
+    atomic_write_text(out / "task.json", json.dumps(d, indent=2) + "\n")
+    return out
