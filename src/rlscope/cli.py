@@ -29,7 +29,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 
     table = Table()
     for col in columns:
-        table.add_column(col, justify="right" if col not in ("name", "description", "source", "reason") else "left")
+        table.add_column(col, justify="right" if col not in ("name", "description", "source", "reason", "sub-task") else "left")
     for row in rows:
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console = _console()
@@ -163,6 +163,29 @@ def gen2sim_asset(cfg) -> int:
     return 0
 
 
+def gen2sim_train(cfg) -> int:
+    from rlscope.gen2sim.pipeline import run_train
+
+    summary = run_train(cfg, print_fn=print)
+    _print_gen2sim(summary)
+    return 0
+
+
+def _print_gen2sim(summary: dict) -> None:
+    rows = []
+    for s in summary["subtasks"]:
+        e, t = s["eval"], s["train"]
+        rows.append([s["name"], f"{e['success_rate']:.2f}", f"{e['honest_success_rate']:.2f}", f"{e['penetration_max_m'] * 1000:.1f}",
+                     str(t["steps"]), f"{t['seconds']:.0f}", f"{t['steps_per_s']:.0f}"])
+    if summary.get("chain"):
+        c = summary["chain"]
+        rows.append(["chain (all in sequence)", f"{c['success_rate']:.2f}", f"{c['honest_success_rate']:.2f}",
+                     f"{c['penetration_max_m'] * 1000:.1f}", "", "", ""])
+    _table(f"{summary['task_id']} ({summary['subtasks'][0]['eval']['episodes']} evaluation episodes)",
+           ["sub-task", "success", "honest", "max pen. mm", "train steps", "train s", "steps/s"], rows)
+    print(f"run: {summary['run']}" + (f"   report: {summary['report']}" if summary.get("report") else ""))
+
+
 # -- demo ---------------------------------------------------------------------------------
 def demo(cfg) -> int:
     from rlscope.demo import run_demo
@@ -217,7 +240,8 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "distill": (lazy("rlscope.boundary.organism.distill", "DistillConfig"), boundary_distill),
         },
         "sandbox": {"run": (sandbox_cfg, sandbox_run)},
-        "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset)},
+        "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset),
+                    "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train)},
         "demo": {"": (demo_cfg, demo)},
     }
 

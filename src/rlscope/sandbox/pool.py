@@ -96,45 +96,60 @@ def _under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+class ReadOnlyBinds:
+    """Builds bubblewrap arguments that show a read-only system: /usr, /lib*, the Python prefix, and
+    whatever else is asked for, nothing of the host's home or data. Parent directories it has to
+    create are 0755 (bwrap would make them 0700: unreadable after a uid drop)."""
+
+    def __init__(self, cmd: list[str]):
+        self.cmd = cmd
+        self.bound: list[str] = []
+        self._made: set[str] = {"/"}
+
+    def _parents(self, dest: str) -> None:
+        parent = os.path.dirname(dest)
+        if parent in self._made or _under(parent, self.bound):
+            return
+        self._parents(parent)
+        self.cmd.extend(["--perms", "0755", "--dir", parent])
+        self._made.add(parent)
+
+    def ro(self, path: str, dest: str | None = None, flag: str = "--ro-bind") -> None:
+        dest = dest or path
+        if os.path.exists(path) and not _under(dest, self.bound):
+            self._parents(dest)
+            self.cmd.extend([flag, path, dest])
+            self.bound.append(dest)
+
+    def rw(self, path: str) -> None:
+        self.ro(path, flag="--bind")
+
+    def system(self, site_packages: bool) -> None:
+        self.ro("/usr")
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):
+                self.cmd.extend(["--symlink", os.readlink(top), top])
+            else:
+                self.ro(top)
+        for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
+            self.ro(etc)
+        for prefix in {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(_python()))}:
+            self.ro(os.path.realpath(prefix))
+        if site_packages:
+            for d in _site_dirs():
+                self.ro(d)
+
+
 def bwrap_command(bwrap: str, root: bool, site_packages: bool, options_json: str) -> list[str]:
     """The bubblewrap command line of one zygote: read-only system, nothing of the host's home or data."""
     cmd = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not root:
         cmd.append("--unshare-user")
     cmd += ["--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
-    bound: list[str] = []
-    made: set[str] = {"/"}
-
-    def parents(dest: str) -> None:  # bwrap would make them 0700: unreadable after the uid drop
-        parent = os.path.dirname(dest)
-        if parent in made or _under(parent, bound):
-            return
-        parents(parent)
-        cmd.extend(["--perms", "0755", "--dir", parent])
-        made.add(parent)
-
-    def ro(path: str, dest: str | None = None) -> None:
-        dest = dest or path
-        if os.path.exists(path) and not _under(dest, bound):
-            parents(dest)
-            cmd.extend(["--ro-bind", path, dest])
-            bound.append(dest)
-
-    ro("/usr")
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            cmd.extend(["--symlink", os.readlink(top), top])
-        else:
-            ro(top)
-    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime"):
-        ro(etc)
-    for prefix in {sys.base_prefix, sys.base_exec_prefix, os.path.dirname(os.path.dirname(_python()))}:
-        ro(os.path.realpath(prefix))
-    if site_packages:
-        for d in _site_dirs():
-            ro(d)
+    binds = ReadOnlyBinds(cmd)
+    binds.system(site_packages)
     for name in ("zygote.py", "codec.py"):
-        ro(str(_HERE / name), f"{_INSIDE_DIR}/{name}")
+        binds.ro(str(_HERE / name), f"{_INSIDE_DIR}/{name}")
     cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(1 << 20), "--tmpfs", "/tmp", "--remount-ro", "/"]
     if root:  # the zygote uses these once, to drop to an unprivileged uid
         cmd += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SYS_RESOURCE"]

@@ -107,10 +107,12 @@ class BatchedEnv:
         drawn from ``sub.init``.
     max_delta : float
         Tip displacement per control step at full action (m).
+    paired_starts : bool
+        Env i always starts from ``start_states[i]`` (chain evaluation) instead of a random one.
     """
 
     def __init__(self, scene: Scene, sub: SubTask, code: CompiledCode, num_envs: int = 32, seed: int = 0, nthread: int = 2,
-                 start_states: np.ndarray | None = None, max_delta: float = 0.02, goals: dict[str, np.ndarray] | None = None):
+                 start_states: np.ndarray | None = None, max_delta: float = 0.02, paired_starts: bool = False):
         import gymnasium as gym
         import mujoco
         from mujoco import rollout
@@ -132,7 +134,10 @@ class BatchedEnv:
         self._scratch = mujoco.MjData(m)
         self.rng = np.random.default_rng(seed)
         self.start_states = None if start_states is None else np.asarray(start_states, float)
-        self._fixed_goals = goals
+        self.paired = bool(paired_starts)
+        if self.paired and (self.start_states is None or len(self.start_states) != n):
+            raise ValueError("paired_starts needs one start state per environment")
+        self.suction = sub.suction
         self.state = np.zeros((n, self.nstate))
         self.sens = np.zeros((n, m.nsensordata))
         self.attached = np.full(n, -1, dtype=np.int64)
@@ -163,20 +168,23 @@ class BatchedEnv:
         return SimState(self.sens, self.scene.sensors, self.scene.joints, self.attached, self._graspable_names, self.goals,
                         self.t, FINGER_TRAVEL, self.scene.objects)
 
-    def _initial(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """k fresh start states and their sensor readings: (k, nstate), (k, nsensordata)."""
+    def _initial(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fresh start states of envs ``idx`` and their sensor readings: (k, nstate), (k, nsensordata)."""
         mj, m, d = self._mj, self.scene.model, self._scratch
+        k = len(idx)
         states = np.zeros((k, self.nstate))
         sens = np.zeros((k, m.nsensordata))
         init = self.sub.init
         for i in range(k):
             if self.start_states is not None:
-                mj.mj_setState(m, d, self.start_states[self.rng.integers(len(self.start_states))], self._spec)
+                j = idx[i] if self.paired else self.rng.integers(len(self.start_states))
+                mj.mj_setState(m, d, self.start_states[j], self._spec)
                 d.time = 0.0
             else:
                 mj.mj_resetData(m, d)
                 for name, (lo, hi) in init.joints.items():
-                    d.qpos[self.scene.joint_qpos_adr(name)] = self.rng.uniform(lo, hi)
+                    jlo, jhi = self.scene.joints[name]
+                    d.qpos[self.scene.joint_qpos_adr(name)] = jlo + self.rng.uniform(lo, hi) * (jhi - jlo)
                 for a in range(3):
                     d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
                 for name, spec in init.objects.items():
@@ -192,14 +200,11 @@ class BatchedEnv:
     def _reset_envs(self, idx: np.ndarray) -> None:
         if len(idx) == 0:
             return
-        self.state[idx], self.sens[idx] = self._initial(len(idx))
+        self.state[idx], self.sens[idx] = self._initial(idx)
         self.attached[idx] = -1
         self.t[idx] = 0
         for name, (lo, hi) in self.sub.init.goals.items():
-            if self._fixed_goals is not None and name in self._fixed_goals:
-                self.goals[name][idx] = self._fixed_goals[name][idx]
-            else:
-                self.goals[name][idx] = self.rng.uniform(lo, hi, size=(len(idx), 3))
+            self.goals[name][idx] = self.rng.uniform(lo, hi, size=(len(idx), 3))
 
     # -- gymnasium vector API -------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -211,7 +216,7 @@ class BatchedEnv:
     def _update_suction(self, grip: np.ndarray, release: np.ndarray) -> None:
         self.attached[release] = -1
         want = np.flatnonzero(grip & (self.attached < 0))
-        if not len(want) or not self.scene.graspables:
+        if not len(want) or not self.scene.graspables or not self.suction:
             return
         s, lay = self.sens[want], self.scene.sensors
         tip = s[:, lay["tip"]]

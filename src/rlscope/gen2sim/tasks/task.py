@@ -8,7 +8,7 @@ A task directory holds ``task.json`` and one Python file per sub-task::
      "subtasks": [{"name": "open", "description": "...", "code": "open.py",
                    "observe": ["handle:cabinet/drawer_0_handle", "joint:cabinet/drawer_0_joint"],
                    "episode_steps": 100, "train_steps": 150000,
-                   "init": {"gripper_noise": 0.05, "joints": {"cabinet/drawer_0_joint": [0.0, 0.0]},
+                   "init": {"gripper_noise": 0.05, "joints": {"cabinet/drawer_0_joint": [0.0, 0.2]},
                             "objects": {"cube": {"xy": [[-0.05, -0.15], [0.05, -0.05]]}},
                             "goals": {"goal": [[-0.1, -0.2, 0.0], [0.1, -0.1, 0.0]]}}}]}
 
@@ -54,7 +54,8 @@ class InitSpec:
     gripper_noise: float = 0.03
     """Half-width of the uniform offset added to the gripper start on each axis (m)."""
     joints: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
-    """Joint -> (low, high) range of its starting value (default: closed, 0)."""
+    """Joint -> (low, high) range of its starting value as a fraction of its travel (0 = closed, 1 = fully open;
+    default: closed)."""
     objects: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Object -> {"xy": [[xlo, ylo], [xhi, yhi]]}: range of its start position on the floor."""
     goals: dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] = dataclasses.field(default_factory=dict)
@@ -76,6 +77,8 @@ class SubTask:
     train_steps: int = 150_000
     """Default training budget in environment steps."""
     init: InitSpec = InitSpec()
+    suction: bool = True
+    """Whether the grip command may switch suction on (off for pushing)."""
     code_file: str = ""
     """Where the code came from (for error messages)."""
 
@@ -173,12 +176,13 @@ def load_task(task_dir: Path | str) -> Task:
         for term in observe:
             if term.split(":", 1)[0] not in OBSERVE_KINDS or ":" not in term:
                 raise DataError(f"observe term {term!r}: expected KIND:NAME with KIND one of {OBSERVE_KINDS}", where)
-        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init"}
+        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init", "suction"}
         if set(s) - known:
             raise DataError(f"unknown field(s) {sorted(set(s) - known)}; expected {sorted(known)}", where)
         subs.append(SubTask(name=s["name"], description=s.get("description", ""), code=code_path.read_text(encoding="utf-8"),
                             observe=observe, episode_steps=int(s.get("episode_steps", 100)),
                             train_steps=int(s.get("train_steps", 150_000)), init=_init_spec(s.get("init", {}), where),
+                            suction=bool(s.get("suction", True)),
                             code_file=str(code_path)))
     if not subs:
         raise DataError("a task needs at least one sub-task", str(path))
@@ -197,7 +201,7 @@ def save_task(task: Task, out_dir: Path | str) -> Path:
         fname = f"{s.name}.py"
         atomic_write_text(out / fname, s.code)
         subs.append({"name": s.name, "description": s.description, "code": fname, "observe": list(s.observe),
-                     "episode_steps": s.episode_steps, "train_steps": s.train_steps,
+                     "episode_steps": s.episode_steps, "train_steps": s.train_steps, "suction": s.suction,
                      "init": json.loads(json.dumps(dataclasses.asdict(s.init)))})
     d = {"task_id": task.task_id, "description": task.description, "scene": json.loads(json.dumps(task.scene.to_dict())),
          "subtasks": subs}

@@ -1,0 +1,13 @@
+HANDLE = "cabinet/drawer_0_handle"
+JOINT = "cabinet/drawer_0_joint"
+
+
+def compute_reward(state):
+    reach = np.linalg.norm(state.handle(HANDLE).pos - state.gripper.pos, axis=1)
+    closed = 1.0 - np.clip(state.joint(JOINT).fraction, 0.0, 1.0)
+    components = {"reach": -reach, "close": 2.0 * closed}
+    return components["reach"] + components["close"], components
+
+
+def is_success(state):
+    return state.joint(JOINT).fraction <= 0.1

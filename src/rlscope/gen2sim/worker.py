@@ -1,0 +1,173 @@
+"""The process that executes task code: ``python -m rlscope.gen2sim.worker MODE RUN_DIR [K]``.
+
+It is started by the pipeline inside the sandbox (:func:`rlscope.sandbox.process.run_python_module`)
+with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
+
+* ``check RUN_DIR``: compile every sub-task's code and call it on a batch of start states; writes
+  ``checks.json`` (per sub-task: ok, or the error with its traceback).
+* ``train RUN_DIR K``: train sub-task K (resuming from its checkpoint), evaluate its best policy,
+  write ``subtasks/NAME/{eval.json,end_states.npy,frames.npz}``. Sub-task K > 0 starts from the
+  successful end states of sub-task K-1.
+* ``chain RUN_DIR``: evaluate the whole chain; writes ``chain/{eval.json,frames.npz}``.
+
+Exit status 3 means the task code failed; ``error.json`` in the sub-task's directory holds the traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from rlscope.config import atomic_write_text
+
+log = logging.getLogger(__name__)
+CODE_FAILED = 3
+
+
+def _job(run: Path) -> dict:
+    return json.loads((run / "job.json").read_text())
+
+
+def _setup(run: Path):
+    from rlscope.gen2sim.sim.scene import build_scene
+    from rlscope.gen2sim.tasks.task import load_task
+
+    task = load_task(run / "task")
+    return task, build_scene(task.scene, Path(task.root))
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def _save_npy(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, arr)
+    tmp.replace(path)
+
+
+def _save_frames(path: Path, frames: list[np.ndarray], frames_eq: list[np.ndarray]) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, states=frames[0] if frames else np.zeros((0, 0)),
+                        eq_active=frames_eq[0] if frames_eq else np.zeros((0, 0)))
+    tmp.replace(path)
+
+
+def start_states(run: Path, task, k: int) -> np.ndarray | None:
+    """End states of sub-task k-1's evaluation to start sub-task k from (successful ones when any)."""
+    if k == 0:
+        return None
+    prev = run / "subtasks" / task.subtasks[k - 1].name
+    states = np.load(prev / "end_states.npy")
+    ok = np.load(prev / "end_success.npy")
+    return states[ok] if ok.any() else states
+
+
+def check(run: Path) -> int:
+    from rlscope.gen2sim.sim.env import BatchedEnv
+    from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
+
+    task, scene = _setup(run)
+    results = {}
+    failed = False
+    for sub in task.subtasks:
+        try:
+            env = BatchedEnv(scene, sub, compile_code(sub), num_envs=8, seed=0, nthread=1)
+            env.reset()
+            for _ in range(3):
+                env.step(env.rng.uniform(-1, 1, (8, 4)))
+            env.close()
+            results[sub.name] = {"ok": True}
+        except (TaskCodeError, RewardCodeError) as exc:
+            failed = True
+            results[sub.name] = {"ok": False, "error": str(exc)}
+        except Exception:  # the state API raised on a wrong name, or similar: the code's fault too
+            failed = True
+            results[sub.name] = {"ok": False, "error": traceback.format_exc(limit=6)}
+    _write_json(run / "checks.json", results)
+    return CODE_FAILED if failed else 0
+
+
+def train_one(run: Path, k: int) -> int:
+    from rlscope.gen2sim.rl.evaluate import evaluate
+    from rlscope.gen2sim.rl.ppo import PPOConfig
+    from rlscope.gen2sim.rl.train import TrainConfig, load_policy, train
+    from rlscope.gen2sim.sim.env import BatchedEnv
+    from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
+
+    job = _job(run)
+    task, scene = _setup(run)
+    sub = task.subtasks[k]
+    out = run / "subtasks" / sub.name
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        code = compile_code(sub)
+        starts = start_states(run, task, k)
+        ppo = PPOConfig(**job.get("ppo", {}))
+        cfg = TrainConfig(total_steps=int(job.get("steps") or 0), seed=int(job.get("seed", 0)), nthread=int(job.get("nthread", 2)),
+                          progress=bool(job.get("progress", True)), ppo=ppo)
+        env = BatchedEnv(scene, sub, code, num_envs=ppo.num_envs, seed=cfg.seed, nthread=cfg.nthread, start_states=starts)
+        try:
+            train(env, cfg, out)
+        finally:
+            env.close()
+        policy = load_policy(out / "best.pt")
+        res = evaluate(scene, sub, code, policy, episodes=int(job.get("episodes", 100)), seed=10_000 + cfg.seed,
+                       record=1, start_states=starts, nthread=cfg.nthread)
+    except (TaskCodeError, RewardCodeError) as exc:
+        _write_json(out / "error.json", {"subtask": sub.name, "error": str(exc)})
+        log.error("%s", exc)
+        return CODE_FAILED
+    _save_npy(out / "end_states.npy", res.end_states)
+    _save_npy(out / "end_success.npy", res.honest)
+    _save_frames(out / "frames.npz", res.frames, res.frames_eq)
+    _write_json(out / "eval.json", res.summary())
+    return 0
+
+
+def chain(run: Path) -> int:
+    from rlscope.gen2sim.rl.evaluate import evaluate_chain
+    from rlscope.gen2sim.rl.train import load_policy
+    from rlscope.gen2sim.tasks.task import RewardCodeError, compile_code
+
+    job = _job(run)
+    task, scene = _setup(run)
+    try:
+        codes = [compile_code(s) for s in task.subtasks]
+        policies = [load_policy(run / "subtasks" / s.name / "best.pt") for s in task.subtasks]
+        res = evaluate_chain(scene, list(task.subtasks), codes, policies, episodes=int(job.get("episodes", 100)),
+                             seed=20_000 + int(job.get("seed", 0)), record=1, nthread=int(job.get("nthread", 2)))
+    except RewardCodeError as exc:
+        _write_json(run / "chain" / "error.json", {"error": str(exc)})
+        return CODE_FAILED
+    frames = [np.concatenate([s.frames[0] for s in res.stages])] if res.stages[0].frames else []
+    frames_eq = [np.concatenate([s.frames_eq[0] for s in res.stages])] if res.stages[0].frames_eq else []
+    (run / "chain").mkdir(exist_ok=True)
+    _save_frames(run / "chain" / "frames.npz", frames, frames_eq)
+    _write_json(run / "chain" / "eval.json", res.summary())
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    import os
+
+    logging.basicConfig(level=os.environ.get("RLSCOPE_LOG", "WARNING").upper(), format="%(levelname)s %(name)s: %(message)s")
+    mode, run = argv[0], Path(argv[1])
+    if mode == "check":
+        return check(run)
+    if mode == "train":
+        return train_one(run, int(argv[2]))
+    if mode == "chain":
+        return chain(run)
+    print(f"unknown mode {mode!r}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
