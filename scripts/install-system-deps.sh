@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # System packages the project uses (Debian): bubblewrap for the sandbox; Mesa's EGL for
-# MuJoCo's offscreen rendering (asset previews, rollout videos).
+# MuJoCo's offscreen rendering (asset previews, rollout videos); Chromium to check that the
+# HTML reports load in a real browser (headless).
 # Installs only what is missing; needs root (or passwordless sudo) to install.
 set -euo pipefail
 need=()
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 for pkg in libegl1 libegl-mesa0 libgl1-mesa-dri; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -171,6 +171,16 @@ def gen2sim_train(cfg) -> int:
     return 0
 
 
+def gen2sim_run(cfg) -> int:
+    from rlscope.gen2sim.pipeline import run_pipeline
+
+    res = run_pipeline(cfg, print_fn=print)
+    for summary in res["runs"]:
+        _print_gen2sim(summary)
+    print(f"index: {res['index']}")
+    return 0
+
+
 def _print_gen2sim(summary: dict) -> None:
     rows = []
     for s in summary["subtasks"]:
@@ -241,7 +251,8 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
         },
         "sandbox": {"run": (sandbox_cfg, sandbox_run)},
         "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset),
-                    "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train)},
+                    "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train),
+                    "run": (lazy("rlscope.gen2sim.pipeline", "RunConfig"), gen2sim_run)},
         "demo": {"": (demo_cfg, demo)},
     }
 
@@ -286,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sub not in group:
             print(f"rlscope: unknown command {argv[0]} {sub!r}\n" + _usage({argv[0]: group}), file=sys.stderr)
             return 2
+    if argv[0] in ("gen2sim", "demo"):  # offscreen rendering without a display: pick EGL before MuJoCo loads
+        os.environ.setdefault("MUJOCO_GL", "egl")
     get_cls, fn = group[sub]
     cfg = tyro.cli(get_cls(), args=rest, prog=prog)
     try:

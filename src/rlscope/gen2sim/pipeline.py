@@ -75,6 +75,28 @@ class TrainTaskConfig:
     ppo: PPOConfig = PPOConfig()
 
 
+def copy_task(task, dest: Path) -> None:
+    """Write the task into ``dest`` with every asset directory it uses copied under ``dest/assets/``
+    (so a run directory is self-contained and the sandboxed worker sees all it needs)."""
+    from rlscope.gen2sim.tasks.task import save_task
+
+    root = Path(task.root)
+
+    def local(ref: str) -> str:
+        path = Path(ref) if Path(ref).is_absolute() else root / ref
+        if not (path / "asset.json").is_file():
+            raise RlscopeError(f"{path}: no asset.json (asset directory referenced by task {task.task_id})")
+        target = dest / "assets" / path.resolve().name
+        if not target.exists():
+            shutil.copytree(path, target)
+        return f"assets/{target.name}"
+
+    scene = task.scene
+    assets = tuple(dataclasses.replace(a, dir=local(a.dir)) if a.dir else a for a in scene.assets)
+    objects = tuple(dataclasses.replace(o, asset=local(o.asset)) if o.asset else o for o in scene.objects)
+    save_task(dataclasses.replace(task, scene=dataclasses.replace(scene, assets=assets, objects=objects)), dest)
+
+
 def _worker(mode: str, run: Path, *extra: str, unsafe: bool) -> int:
     from rlscope.sandbox.process import run_python_module
 
@@ -123,7 +145,7 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     run = cfg.out or Path("runs") / "gen2sim" / task.task_id
     run.mkdir(parents=True, exist_ok=True)
     if not (run / "task" / "task.json").exists():
-        shutil.copytree(src, run / "task", dirs_exist_ok=True)
+        copy_task(task, run / "task")
     task = load_task(run / "task")
     write_manifest(run, "train", cfg)
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
@@ -171,3 +193,123 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
         summary["report"] = str(write_report(run))
     summary["run"] = str(run)
     return summary
+
+
+DEFAULT_INPUTS = ("procedural:cabinet",)
+"""What ``rlscope gen2sim run`` (and ``make demo``) uses when given no inputs."""
+DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.4, "n_drawers": 1, "doors": "none"}}
+"""Dimensions of the default procedural assets (sized for the floating gripper's workspace)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """`rlscope gen2sim run [INPUT ...]`: assets -> tasks -> checks -> training -> evaluation -> report."""
+
+    inputs: Annotated[tuple[str, ...], tyro.conf.Positional] = ()
+    """Images, meshes, URDFs, asset directories or procedural:KIND (default: a procedural cabinet with one drawer)."""
+    out: Path = Path("runs/gen2sim/run")
+    """Output directory: assets/, tasks/, one run directory per task under runs/, index.html."""
+    tasks: tuple[str, ...] = ()
+    """Standard tasks to run as well (by name), in addition to those derived from the inputs."""
+    max_tasks: int = 4
+    """At most this many derived tasks."""
+    category: str | None = None
+    """Category of image/mesh inputs (mug, bottle, box, ...)."""
+    steps: int = 0
+    """Training steps per sub-task (0: each sub-task's own)."""
+    seed: int = 0
+    episodes: int = 100
+    """Evaluation episodes per sub-task and chain."""
+    nthread: int = 2
+    video: bool = True
+    unsafe: bool = False
+    """Run task code without the sandbox when bubblewrap is missing."""
+    progress: bool = True
+    ppo: PPOConfig = PPOConfig()
+
+
+def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
+    """Build (or reuse) the asset of one input; returns its directory."""
+    from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
+
+    p = Path(spec)
+    if (p / "asset.json").is_file():
+        return p
+    if spec.startswith("procedural:"):
+        kind = spec.split(":", 1)[1]
+        name = kind.rsplit(":", 1)[-1]
+        target = out / name
+        if not (target / "asset.json").exists():
+            built = build_procedural(kind, name, BuildOptions(seed=cfg.seed), **DEFAULT_PROCEDURAL.get(kind, {}))
+            write_asset(built, target)
+        return target
+    if not p.exists():
+        raise RlscopeError(f"{spec}: no such file, asset directory or procedural:KIND")
+    target = out / p.stem
+    if not (target / "asset.json").exists():
+        built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))
+        write_asset(built, target)
+    return target
+
+
+def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
+    """The whole Gen2Sim loop on the inputs; one trained, evaluated, reported run per task."""
+    from rlscope.gen2sim.assets.build import load_asset
+    from rlscope.gen2sim.tasks.task import load_task, save_task
+    from rlscope.gen2sim.tasks.templates import tasks_for_asset
+
+    say = print_fn or (lambda *_: None)
+    out = cfg.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, "run", cfg)
+    tasks = []
+    for spec in cfg.inputs or DEFAULT_INPUTS:
+        adir = _build_input(spec, out / "assets", cfg)
+        asset = load_asset(adir)
+        found = tasks_for_asset(asset, str(adir.resolve()))
+        say(f"asset {asset.asset_id} ({asset.category or asset.source}): {len(found)} task(s) "
+            + ", ".join(t.task_id for t in found))
+        tasks += found
+    tasks = tasks[: cfg.max_tasks] + [load_task(resolve_task_dir(name)) for name in cfg.tasks]
+    if not tasks:
+        raise RlscopeError("no task fits these inputs (an articulated asset needs a handle on a drawer or door)")
+    summaries = []
+    for task in tasks:
+        tdir = out / "tasks" / task.task_id
+        if not (tdir / "task.json").exists():
+            save_task(task, tdir)
+        say(f"== task {task.task_id}: {task.description}")
+        tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
+                               episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
+                               progress=cfg.progress, ppo=cfg.ppo)
+        summaries.append(run_train(tcfg, print_fn=print_fn))
+    index = write_index(out, summaries)
+    return {"out": str(out), "index": str(index), "runs": summaries}
+
+
+def write_index(out: Path, summaries: list[dict[str, Any]]) -> Path:
+    """``out/index.html``: one line per task with its success and a link to its report."""
+    import html
+
+    from rlscope.report.browser import READY_SCRIPT
+
+    rows = []
+    for s in summaries:
+        rel = Path(s["run"]).resolve().relative_to(out.resolve())
+        for sub in s["subtasks"]:
+            e = sub["eval"]
+            rows.append(f"<tr><td><a href='{html.escape(str(rel))}/report.html'>{html.escape(s['task_id'])}</a></td>"
+                        f"<td>{html.escape(sub['name'])}</td><td>{e['success_rate']:.2f}</td><td>{e['honest_success_rate']:.2f}</td>"
+                        f"<td>{e['penetration_max_m'] * 1000:.1f}</td><td>{sub['train']['seconds']:.0f}</td></tr>")
+        if s.get("chain"):
+            c = s["chain"]
+            rows.append(f"<tr><td>{html.escape(s['task_id'])}</td><td>chain</td><td>{c['success_rate']:.2f}</td>"
+                        f"<td>{c['honest_success_rate']:.2f}</td><td>{c['penetration_max_m'] * 1000:.1f}</td><td></td></tr>")
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Gen2Sim run</title>" + READY_SCRIPT +
+            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}</style></head>"
+            "<body><h1>Gen2Sim run</h1><table><tr><th>task</th><th>sub-task</th><th>success</th><th>honest success</th>"
+            "<th>max penetration (mm)</th><th>train s</th></tr>" + "".join(rows) + "</table></body></html>\n")
+    path = out / "index.html"
+    atomic_write_text(path, page)
+    atomic_write_text(out / "summary.json", json.dumps(summaries, indent=2) + "\n")
+    return path

@@ -167,9 +167,9 @@ def write_gif(frames: np.ndarray, path: Path, *, frame_ms: float, colors: int = 
     frames = np.asarray(frames, dtype=np.uint8)
     pick = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), 8)).round().astype(int))
     sample = frames[pick].reshape(-1, frames.shape[2], 3)  # (S * H, W, 3)
-    palette = Image.fromarray(sample).quantize(colors=colors, method=Image.Quantize.MEDIANCUT)
+    palette = Image.fromarray(sample).quantize(colors=colors, method=Image.Quantize.FASTOCTREE)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-    duration = max(MIN_FRAME_MS, int(round(frame_ms / 10.0)) * 10)
+    duration = max(MIN_FRAME_MS, round(frame_ms / 10.0) * 10)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
     os.replace(tmp, path)
@@ -218,7 +218,7 @@ def _render_model(model: Any, width: int, height: int) -> Any:
 
 def _gl_error(gl: str, reason: str) -> RlscopeError:
     return RlscopeError(
-        f"MuJoCo offscreen rendering (MUJOCO_GL={gl}) failed: {reason}. On Debian install {GL_PACKAGES} "
+        f"MuJoCo offscreen rendering (MUJOCO_GL={gl}) failed: {reason.rstrip('. ')}. On Debian install {GL_PACKAGES} "
         "(scripts/install-system-deps.sh does), or libosmesa6 and set MUJOCO_GL=osmesa."
     )
 
@@ -265,7 +265,7 @@ def _render_in_child(model: Any, states: np.ndarray, eq_active: np.ndarray | Non
             np.save(work / "eq_active.npy", eq_active)
         cmd = [sys.executable, "-m", "rlscope.gen2sim.render", str(work), camera, str(width), str(height)]
         try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s)
+            proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise _gl_error(gl, f"timed out after {timeout_s:.0f} s") from None
         out = work / "frames.npy"

@@ -19,9 +19,9 @@ from torch import nn
 class PPOConfig:
     """Hyper-parameters of PPO."""
 
-    num_envs: int = 32
+    num_envs: int = 64
     """Environments stepped together."""
-    rollout_steps: int = 64
+    rollout_steps: int = 32
     """Steps per environment between updates (batch = num_envs * rollout_steps)."""
     epochs: int = 5
     """Passes over each batch."""

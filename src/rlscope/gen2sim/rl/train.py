@@ -100,6 +100,8 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
     metrics_path = out / "metrics.jsonl"
     ck_path = out / "checkpoint.pt"
     obs, _ = env.reset(seed=cfg.seed)
+    if obs_rms is not None:
+        obs_rms.update(obs)  # first statistics from the start states
     if ck_path.exists():
         ck = torch.load(ck_path, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["net"])
@@ -142,9 +144,10 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         ep_return: list[float] = []
         comp_sums: dict[str, float] = {}
         pen_max = 0.0
+        raw_obs = []
         for t in range(T):
-            if obs_rms is not None:
-                obs_rms.update(obs)
+            if obs_rms is not None:  # statistics move once per rollout: one normalization within a batch
+                raw_obs.append(obs)
                 x = obs_rms.normalize(obs)
             else:
                 x = obs
@@ -175,6 +178,8 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
                 ret_acc[done] = 0.0
             obs = nobs
         steps += batch
+        if obs_rms is not None:
+            obs_rms.update(np.concatenate(raw_obs))
         x = obs_rms.normalize(obs) if obs_rms is not None else obs
         with torch.no_grad():
             next_value = net.value(torch.as_tensor(x, dtype=torch.float32))

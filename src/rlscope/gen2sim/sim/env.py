@@ -10,6 +10,9 @@ falls below :data:`RELEASE_BELOW`).
 Observation: the gripper's own state (tip position and velocity, finger opening, grasping) and the
 terms the sub-task lists in ``observe`` (see :func:`observation_size`).
 
+Readings (the state API) after a step are MuJoCo's sensors of the last physics substep, computed
+before its integration: they lag the physics state by one substep (``timestep``, 5 ms by default).
+
 Episodes end by time limit (``truncated``), or early when the physics goes wrong: non-finite
 state, observation or reward, or MuJoCo's own instability reset (detected as a jump in simulation
 time); those are counted in ``info["bad"]`` and the env is reset. Autoreset happens in the same step:
@@ -32,6 +35,9 @@ log = logging.getLogger(__name__)
 
 GRASP_RADIUS = 0.02
 """Suction attaches when the tip is within this distance of a handle bar or an object's surface (m)."""
+MAX_INIT_TRIES = 20
+INIT_PENETRATION = 0.002
+"""A drawn start is redrawn (up to MAX_INIT_TRIES times) while parts interpenetrate deeper than this (m)."""
 RELEASE_BELOW = -0.5
 """Suction lets go only when the grip command falls below this (hysteresis: exploration noise around 0
 does not drop what is held)."""
@@ -181,21 +187,30 @@ class BatchedEnv:
                 mj.mj_setState(m, d, self.start_states[j], self._spec)
                 d.time = 0.0
             else:
-                mj.mj_resetData(m, d)
-                for name, (lo, hi) in init.joints.items():
-                    jlo, jhi = self.scene.joints[name]
-                    d.qpos[self.scene.joint_qpos_adr(name)] = jlo + self.rng.uniform(lo, hi) * (jhi - jlo)
-                for a in range(3):
-                    d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
-                for name, spec in init.objects.items():
-                    if "xy" in spec:
-                        (xlo, ylo), (xhi, yhi) = spec["xy"]
-                        adr = self.scene.joint_qpos_adr(name)
-                        d.qpos[adr:adr + 2] = [self.rng.uniform(xlo, xhi), self.rng.uniform(ylo, yhi)]
+                self._draw_start(d, init)
+                for _ in range(MAX_INIT_TRIES):  # redraw starts where parts interpenetrate
+                    mj.mj_forward(m, d)
+                    if penetration(d.sensordata[None], self.scene.sensors)[0] <= INIT_PENETRATION:
+                        break
+                    self._draw_start(d, init)
             mj.mj_forward(m, d)
             mj.mj_getState(m, d, states[i], self._spec)
             sens[i] = d.sensordata
         return states, sens
+
+    def _draw_start(self, d, init) -> None:
+        """Reset ``d`` and draw joint values, gripper offset and object positions from ``init``."""
+        self._mj.mj_resetData(self.scene.model, d)
+        for name, (lo, hi) in init.joints.items():
+            jlo, jhi = self.scene.joints[name]
+            d.qpos[self.scene.joint_qpos_adr(name)] = jlo + self.rng.uniform(lo, hi) * (jhi - jlo)
+        for a in range(3):
+            d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
+        for name, spec in init.objects.items():
+            if "xy" in spec:
+                (xlo, ylo), (xhi, yhi) = spec["xy"]
+                adr = self.scene.joint_qpos_adr(name)
+                d.qpos[adr:adr + 2] = [self.rng.uniform(xlo, xhi), self.rng.uniform(ylo, yhi)]
 
     def _reset_envs(self, idx: np.ndarray) -> None:
         if len(idx) == 0:

@@ -66,6 +66,9 @@ class ObjectSpec:
     """Centre of the bottom face at the default start (z = 0 stands on the floor)."""
     friction: float = 0.8
     rgba: tuple[float, float, float, float] = (0.85, 0.3, 0.2, 1.0)
+    asset: str | None = None
+    """Or: an asset directory (``rlscope gen2sim asset`` output, e.g. a mug lifted from a photo); shape,
+    size, mass and friction then come from the asset."""
 
     def half_height(self) -> float:
         return {"box": self.size[-1] / 2, "cylinder": self.size[-1] / 2, "sphere": self.size[0]}[self.shape]
@@ -199,10 +202,10 @@ def load_scene_asset(spec: AssetSpec, base: Path | None = None) -> tuple[Asset, 
     return load_asset(path), path.resolve()
 
 
-def _prefixed_asset_xml(asset: Asset, inst: str, asset_dir: Path | None, pos) -> ET.Element:
+def _prefixed_asset_xml(asset: Asset, inst: str, asset_dir: Path | None, pos, free: bool | None = None) -> ET.Element:
     from rlscope.gen2sim.assets.mjcf import build_mjcf
 
-    root = ET.fromstring(build_mjcf(asset, str(asset_dir or "."), pos=pos))
+    root = ET.fromstring(build_mjcf(asset, str(asset_dir or "."), pos=pos, free=free))
     for el in root.iter():
         for attr in ("name", "body1", "body2", "mesh"):
             if attr in el.attrib:
@@ -229,14 +232,36 @@ def _gripper_xml(world: ET.Element, g: GripperSpec) -> None:
         ET.SubElement(body, "joint", name=f"{GRIPPER}_{ax}", type="slide", axis=_f(axis), range=_f([lo[k], hi[k]]),
                       damping=f"{g.damping:.6g}", armature="0.01")
     ET.SubElement(body, "geom", name=f"{GRIPPER}_palm", type="box", size="0.045 0.015 0.012", mass=f"{g.mass:.6g}",
-                  rgba=".25 .25 .3 1", **{"class": "collision"})
+                  rgba=".25 .25 .3 1", group="0", **{"class": "collision"})
     ET.SubElement(body, "site", name=TIP, pos=_f([0, 0, -TIP_DEPTH]), size="0.006", rgba="1 .9 0 1", group="4")
     for side, sgn in (("l", -1), ("r", 1)):
         f = ET.SubElement(body, "body", name=f"{GRIPPER}_finger_{side}", pos=_f([sgn * 0.035, 0, -0.05]), gravcomp="1")
         ET.SubElement(f, "joint", name=f"{GRIPPER}_finger_{side}", type="slide", axis=_f([-sgn, 0, 0]),
                       range=_f([0, FINGER_TRAVEL]), damping="5", armature="0.01")
         ET.SubElement(f, "geom", name=f"{GRIPPER}_finger_{side}", type="box", size="0.005 0.012 0.038", mass="0.05",
-                      rgba=".35 .35 .4 1", **{"class": "thin"})
+                      rgba=".35 .35 .4 1", group="0", **{"class": "thin"})
+
+
+def _asset_object_xml(world: ET.Element, assets_el: ET.Element, contact: ET.Element, o: ObjectSpec,
+                      base: Path | None) -> float:
+    """A free object made from an asset directory; returns its grasp radius."""
+    asset, adir = load_scene_asset(AssetSpec(o.name, dir=o.asset), base)
+    sub = _prefixed_asset_xml(asset, o.name, adir, o.pos, free=False)
+    body = sub.find("worldbody").find("body")
+    body.set("name", o.name)  # the root link is the object: state.object(name) reads it
+    free = ET.SubElement(body, "freejoint", name=o.name)
+    body.remove(free)
+    body.insert(0, free)
+    for el in body.iter("geom"):
+        if el.get("class") in ("collision", "thin"):
+            el.set("group", "0")
+    for el in sub.find("asset") or []:
+        assets_el.append(el)
+    world.append(body)
+    for el in sub.find("contact") if sub.find("contact") is not None else []:
+        contact.append(el)
+    size = asset.physics.size if asset.physics else [0.05, 0.05, 0.05]
+    return float(min(size)) / 2
 
 
 def _object_xml(world: ET.Element, o: ObjectSpec) -> None:
@@ -247,7 +272,7 @@ def _object_xml(world: ET.Element, o: ObjectSpec) -> None:
     ET.SubElement(body, "freejoint", name=o.name)
     size = {"box": [s / 2 for s in o.size], "cylinder": [o.size[0], o.size[1] / 2], "sphere": [o.size[0]]}[o.shape]
     ET.SubElement(body, "geom", name=o.name, type=o.shape, size=_f(size), mass=f"{o.mass:.6g}", rgba=_f(o.rgba),
-                  friction=f"{o.friction:.4g} 0.005 0.001", **{"class": "collision"})
+                  friction=f"{o.friction:.4g} 0.005 0.001", group="0", **{"class": "collision"})
 
 
 def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
@@ -310,9 +335,13 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
             graspables.append(Graspable(hname, f"{a.name}/{h.link}", "handle", half_length=max(h.size) / 2,
                                         axis=tuple(axis_world), site=hname))
     for o in spec.objects:
-        _object_xml(world, o)
+        if o.asset is not None:
+            radius = _asset_object_xml(world, assets_el, contact, o, base)
+        else:
+            _object_xml(world, o)
+            radius = o.grasp_radius()
         links.append(o.name)
-        graspables.append(Graspable(o.name, o.name, "object", radius=o.grasp_radius()))
+        graspables.append(Graspable(o.name, o.name, "object", radius=radius))
     _gripper_xml(world, spec.gripper)
     g = spec.gripper
     act = ET.SubElement(root, "actuator")
@@ -337,9 +366,11 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     add("jointpos", "finger", 1, joint=f"{GRIPPER}_finger_l")
     for ax in ("x", "y", "z"):
         add("jointpos", f"cart:{ax}", 1, joint=f"{GRIPPER}_{ax}")
-    for name in links:
-        add("framepos", f"pos:{name}", 3, objtype="xbody", objname=name)
-        add("framequat", f"quat:{name}", 4, objtype="xbody", objname=name)
+    objects = {o.name for o in spec.objects}
+    for name in links:  # parts: their frames; free objects: their centres of mass
+        kind = "body" if name in objects else "xbody"
+        add("framepos", f"pos:{name}", 3, objtype=kind, objname=name)
+        add("framequat", f"quat:{name}", 4, objtype=kind, objname=name)
     for name in handles:
         add("framepos", f"hpos:{name}", 3, objtype="site", objname=name)
     for name in joints:

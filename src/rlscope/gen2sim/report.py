@@ -1,0 +1,465 @@
+"""Report of a Gen2Sim run: findings in words, a table of sub-tasks, learning curves, reward terms and
+rollout videos; Markdown + HTML written into the run directory.
+
+Reads what the pipeline wrote (``summary.json``, ``subtasks/NAME/metrics.jsonl``, ``videos/*.gif``)
+and writes ``report.md``, ``report.html`` and ``plots/*.png``. The HTML page carries its own style
+and refers to the plots and videos by relative paths, so the run directory can be moved or served
+as it is; ``summary.json`` stays the machine-readable record.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlscope.config import atomic_write_text
+from rlscope.errors import DataError
+from rlscope.report.browser import READY_SCRIPT
+
+log = logging.getLogger(__name__)
+
+HONEST_TARGET = 0.8
+"""Honest success rate a sub-task must reach to count as solved in the findings."""
+SUSPICIOUS_GAP = 0.05
+"""Success minus honest success above which the findings flag successes that need implausible physics."""
+
+_COLUMNS = ["sub-task", "train steps", "train time", "steps/s", "best train success", "eval episodes", "success",
+            "honest success", "max penetration (mm)", "p95 penetration (mm)"]
+_HONEST_NOTE = ("Honest success counts only successful episodes whose physics stayed plausible "
+                "(penetration below the threshold, no unstable simulation).")
+
+
+# -- reading ---------------------------------------------------------------------------------
+def read_summary(run_dir: Path) -> dict[str, Any]:
+    """``run_dir/summary.json``, checked for the fields the report needs."""
+    path = run_dir / "summary.json"
+    if not path.exists():
+        raise DataError("no summary.json: the run has not finished its evaluation", str(path))
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not JSON: {exc}", str(path)) from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("subtasks"), list):
+        raise DataError("expected an object with a 'subtasks' list", str(path))
+    for i, s in enumerate(summary["subtasks"]):
+        if not isinstance(s, dict) or "name" not in s:
+            raise DataError(f"subtasks[{i}] has no 'name'", str(path))
+    return summary
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl`` (one per PPO update; ``NaN`` allowed); [] when it is missing."""
+    if not path.exists():
+        return []
+    rows = []
+    lines = path.read_text().splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if n == len(lines):  # a run interrupted while writing its last line
+                log.warning("%s:%d: ignoring a truncated last line", path, n)
+                break
+            raise DataError(f"not JSON: {exc}", str(path), n) from None
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def _series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of one metric, as float arrays; rows without the key are left out, NaN kept.
+
+    Returns
+    -------
+    steps : (K,) float
+    values : (K,) float
+    """
+    pts = [(r.get("steps", r.get("update", i)), r[key]) for i, r in enumerate(rows) if key in r]
+    if not pts:
+        return np.zeros(0), np.zeros(0)
+    a = np.array([(_num(s), _num(v)) for s, v in pts], dtype=float)  # (K, 2)
+    return a[:, 0], a[:, 1]
+
+
+def _num(x: Any) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+# -- formatting ------------------------------------------------------------------------------
+def _ok(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _pct(x: Any) -> str:
+    return f"{100 * x:.1f}%" if _ok(x) else "—"
+
+
+def _mm(x: Any) -> str:
+    return f"{1000 * x:.2f}" if _ok(x) else "—"
+
+
+def _int(x: Any) -> str:
+    return f"{int(x):,}" if _ok(x) else "—"
+
+
+def _rate(x: Any) -> str:
+    return f"{x:,.0f}" if _ok(x) else "—"
+
+
+def _duration(s: Any) -> str:
+    if not _ok(s):
+        return "—"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "subtask"
+
+
+def table_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row of formatted cells per sub-task (columns as in the report), then the chain if any."""
+    rows = []
+    for s in summary["subtasks"]:
+        t, e = s.get("train") or {}, s.get("eval") or {}
+        rows.append([s["name"], _int(t.get("steps")), _duration(t.get("seconds")), _rate(t.get("steps_per_s")),
+                     _pct(t.get("best_success")), _int(e.get("episodes")), _pct(e.get("success_rate")),
+                     _pct(e.get("honest_success_rate")), _mm(e.get("penetration_max_m")), _mm(e.get("penetration_p95_m"))])
+    c = summary.get("chain")
+    if c:
+        rows.append(["chain (all in sequence)", "", "", "", "", _int(c.get("episodes")), _pct(c.get("success_rate")),
+                     _pct(c.get("honest_success_rate")), _mm(c.get("penetration_max_m")), _mm(c.get("penetration_p95_m"))])
+    return rows
+
+
+# -- findings --------------------------------------------------------------------------------
+def findings(summary: dict[str, Any], metrics: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Plain statements of what the run measured, including what went wrong or was not measured."""
+    subs = summary["subtasks"]
+    out: list[str] = []
+    if not subs:
+        return ["The run has no sub-tasks."]
+    evals = {s["name"]: s.get("eval") or {} for s in subs}
+    honest = {n: e.get("honest_success_rate") for n, e in evals.items()}
+    solved = [n for n, h in honest.items() if _ok(h) and h >= HONEST_TARGET]
+    unsolved = [n for n, h in honest.items() if _ok(h) and h < HONEST_TARGET]
+    missing = [n for n, h in honest.items() if not _ok(h)]
+    line = f"{len(solved)} of {len(subs)} sub-tasks reach at least {HONEST_TARGET:.0%} honest success (success with plausible physics)"
+    line += (": " + ", ".join(f"{n} ({_pct(honest[n])})" for n in solved) + "." if solved else ".")
+    if unsolved:
+        line += " Below: " + ", ".join(f"{n} ({_pct(honest[n])}, success {_pct(evals[n].get('success_rate'))})" for n in unsolved) + "."
+    if missing:
+        line += " Not evaluated: " + ", ".join(missing) + "."
+    out.append(line)
+
+    for n, e in evals.items():
+        sr, hr = e.get("success_rate"), e.get("honest_success_rate")
+        if _ok(sr) and _ok(hr) and sr - hr > SUSPICIOUS_GAP:
+            out.append(f"{n}: {_pct(sr - hr)} of the evaluation episodes succeed only with implausible physics "
+                       f"(penetration above {_mm(e.get('plausible_below_m'))} mm or an unstable simulation); "
+                       "the policy may exploit the simulator rather than solve the task.")
+        bad = e.get("bad_episodes")
+        if _ok(bad) and bad > 0:
+            out.append(f"{n}: {int(bad)} evaluation episode(s) ended on an unstable or non-finite simulation.")
+
+    over, under = [], []
+    for n, e in evals.items():
+        mx, thr = e.get("penetration_max_m"), e.get("plausible_below_m")
+        if _ok(mx) and _ok(thr):
+            (over if mx > thr else under).append(n)
+    if over:
+        parts = []
+        for n in over:
+            e = evals[n]
+            common = _ok(e.get("penetration_p95_m")) and e["penetration_p95_m"] > e["plausible_below_m"]
+            parts.append(f"{n} (max {_mm(e['penetration_max_m'])} mm, p95 {_mm(e.get('penetration_p95_m'))} mm"
+                         + ("; more than 5% of episodes exceed it" if common else "; rare spikes only") + ")")
+        out.append(f"Penetration exceeded the plausibility threshold ({_mm(evals[over[0]]['plausible_below_m'])} mm) in: "
+                   + ", ".join(parts) + ".")
+    if under and not over:
+        worst = max(under, key=lambda n: evals[n]["penetration_max_m"])
+        out.append(f"Penetration stayed below the plausibility threshold ({_mm(evals[worst]['plausible_below_m'])} mm) in every "
+                   f"sub-task; the largest was {_mm(evals[worst]['penetration_max_m'])} mm, in {worst}.")
+    elif under:
+        out.append("It stayed below the threshold in: "
+                   + ", ".join(f"{n} (max {_mm(evals[n]['penetration_max_m'])} mm)" for n in under) + ".")
+    if not over and not under:
+        out.append("Penetration was not measured.")
+
+    for s in subs:
+        n, best, sr = s["name"], (s.get("train") or {}).get("best_success"), evals[s["name"]].get("success_rate")
+        if _ok(best) and _ok(sr) and best - sr > 0.2:
+            out.append(f"{n}: evaluation success ({_pct(sr)}) falls well short of the best training success ({_pct(best)}).")
+        trend = _trend(metrics.get(n, []))
+        if trend:
+            out.append(f"{n}: {trend}")
+
+    out.append(_chain_finding(summary.get("chain"), [s["name"] for s in subs]))
+    rates = [s["train"]["steps_per_s"] for s in subs if _ok((s.get("train") or {}).get("steps_per_s"))]
+    steps = sum(int(s["train"]["steps"]) for s in subs if _ok((s.get("train") or {}).get("steps")))
+    if rates:
+        span = f"{min(rates):,.0f}" if round(min(rates)) == round(max(rates)) else f"{min(rates):,.0f}–{max(rates):,.0f}"
+        line = f"Training took {steps:,} environment steps in all, at {span} steps/s"
+        total = summary.get("seconds_total")
+        out.append(line + (f"; the whole run took {_duration(total)}." if _ok(total) else "."))
+    return out
+
+
+def _trend(rows: list[dict[str, Any]]) -> str | None:
+    """How the training success rate moved, from the first to the last tenth of the updates."""
+    if not rows:
+        return "no training metrics were found."
+    _, sr = _series(rows, "charts/success_rate")
+    if len(sr) == 0 or not np.isfinite(sr).any():
+        return "no training episode ended during the logged updates (the success rate is undefined throughout)."
+    k = max(1, len(sr) // 10)
+    first, last = sr[:k], sr[-k:]
+    if not np.isfinite(first).any() or not np.isfinite(last).any():
+        return None
+    a, b = float(np.nanmean(first)), float(np.nanmean(last))
+    verb = "rose" if b > a + 0.05 else "fell" if b < a - 0.05 else "stayed flat"
+    return f"training success {verb} from {_pct(a)} (first tenth of the updates) to {_pct(b)} (last tenth)."
+
+
+def _chain_finding(chain: dict[str, Any] | None, names: list[str]) -> str:
+    if not chain:
+        return "No chained evaluation (all sub-tasks in sequence) was run."
+    line = (f"Chaining all sub-tasks in sequence over {_int(chain.get('episodes'))} episodes: success {_pct(chain.get('success_rate'))}, "
+            f"honest {_pct(chain.get('honest_success_rate'))}.")
+    stages = [x for x in chain.get("per_stage_success") or []]
+    if stages:
+        labels = names if len(names) == len(stages) else [f"stage {i + 1}" for i in range(len(stages))]
+        line += " Per stage: " + ", ".join(f"{lab} {_pct(v)}" for lab, v in zip(labels, stages)) + "."
+        finite = [(v, lab) for v, lab in zip(stages, labels) if _ok(v)]
+        if finite:
+            v, lab = min(finite)
+            line += f" The weakest stage is {lab} ({_pct(v)})."
+    return line
+
+
+# -- plots -----------------------------------------------------------------------------------
+def _smooth(y: np.ndarray) -> np.ndarray:
+    """NaN-aware running mean over about 5% of the points. y: (K,) -> (K,)."""
+    w = max(1, len(y) // 20)
+    if w == 1:
+        return y
+    ok = np.isfinite(y)
+    num = np.convolve(np.where(ok, y, 0.0), np.ones(w), mode="same")
+    den = np.convolve(ok.astype(float), np.ones(w), mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.maximum(den, 1e-12), np.nan)
+
+
+def _draw(ax, x: np.ndarray, y: np.ndarray, label: str | None = None, color: str | None = None) -> bool:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return False
+    (line,) = ax.plot(x[ok], y[ok], ".", ms=3, alpha=0.35, color=color)
+    ys = _smooth(y)
+    oks = np.isfinite(ys) & np.isfinite(x)
+    ax.plot(x[oks], ys[oks], "-", lw=1.5, color=line.get_color(), label=label)
+    return True
+
+
+def plot_learning(rows: list[dict[str, Any]], name: str, out: Path, threshold_m: float | None = None) -> bool:
+    """Success rate, episodic return and (if logged) max penetration vs env steps; False when nothing to plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("charts/success_rate", "success rate"), ("charts/episodic_return", "episodic return")]
+    if any("charts/max_penetration" in r for r in rows):
+        panels.append(("charts/max_penetration", "max penetration (mm)"))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 1.9 * len(panels) + 0.6), sharex=True)
+    drew = False
+    for ax, (key, label) in zip(axes, panels):
+        x, y = _series(rows, key)
+        scale = 1000.0 if key == "charts/max_penetration" else 1.0
+        if _draw(ax, x, y * scale):
+            drew = True
+        else:
+            ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
+        if key == "charts/success_rate":
+            ax.set_ylim(-0.03, 1.03)
+        if key == "charts/max_penetration" and threshold_m is not None and _ok(threshold_m):
+            ax.axhline(1000 * threshold_m, color="r", ls="--", lw=1, label="plausible below")
+            ax.legend(fontsize=7, loc="upper right")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("environment steps")
+    axes[0].set_title(f"{name}: training")
+    _save(fig, plt, out)
+    return drew
+
+
+def plot_rewards(rows: list[dict[str, Any]], name: str, out: Path) -> bool:
+    """Every ``reward/*`` series (mean per step) vs env steps; False (and no file) when none is logged."""
+    keys = sorted({k for r in rows for k in r if k.startswith("reward/")})
+    if not keys:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    for key in keys:
+        x, y = _series(rows, key)
+        _draw(ax, x, y, label=key.removeprefix("reward/"))
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("mean per step")
+    ax.set_title(f"{name}: reward terms")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    _save(fig, plt, out)
+    return True
+
+
+def _save(fig, plt, out: Path) -> None:
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    tmp.replace(out)
+
+
+# -- the report ------------------------------------------------------------------------------
+def _video_path(run_dir: Path, video: Any) -> str | None:
+    """Relative path (POSIX) of a video that exists in the run, else None."""
+    if not video:
+        return None
+    p = Path(video)
+    if p.is_absolute():
+        try:
+            p = p.relative_to(run_dir.resolve())
+        except ValueError:
+            log.warning("video %s lies outside the run directory; not shown", video)
+            return None
+    if not (run_dir / p).is_file():
+        log.warning("video %s is listed in summary.json but missing", run_dir / p)
+        return None
+    return p.as_posix()
+
+
+def _img(src: str, alt: str) -> str:
+    return f"<img src='{html.escape(urllib.parse.quote(src), quote=True)}' alt='{html.escape(alt, quote=True)}'>"
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:960px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;font-size:0.9em;margin:1em 0}
+th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f0f0f0}
+tr.chain td{background:#fafaf0;font-style:italic}
+.figs{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+img{max-width:100%;border:1px solid #ddd}
+.note{color:#777;font-size:0.9em}
+"""
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``run_dir``; returns the HTML path.
+
+    Raises
+    ------
+    DataError
+        ``summary.json`` is missing or malformed, or a ``metrics.jsonl`` line is not JSON.
+    """
+    run_dir = Path(run_dir)
+    summary = read_summary(run_dir)
+    subs = summary["subtasks"]
+    metrics = {s["name"]: read_metrics(run_dir / "subtasks" / s["name"] / "metrics.jsonl") for s in subs}
+    plots = run_dir / "plots"
+    plots.mkdir(exist_ok=True)
+    facts = findings(summary, metrics)
+    rows = table_rows(summary)
+    title = f"Gen2Sim run: {summary.get('task_id', run_dir.name)}"
+    description = summary.get("description") or ""
+
+    sections = []  # (name, description, [(relative image path, alt)], [notes])
+    for s in subs:
+        name, images, notes = s["name"], [], []
+        rows_m = metrics[name]
+        if rows_m:
+            learn = f"plots/{_slug(name)}_learning.png"
+            plot_learning(rows_m, name, run_dir / learn, (s.get("eval") or {}).get("plausible_below_m"))
+            images.append((learn, f"{name}: learning curves"))
+            rew = f"plots/{_slug(name)}_rewards.png"
+            if plot_rewards(rows_m, name, run_dir / rew):
+                images.append((rew, f"{name}: reward terms"))
+            else:
+                notes.append("No reward terms were logged.")
+        else:
+            notes.append("No training metrics (metrics.jsonl) were found.")
+        video = _video_path(run_dir, s.get("video"))
+        if video:
+            images.append((video, f"{name}: evaluation rollout"))
+        else:
+            notes.append("No video.")
+        sections.append((name, s.get("description") or "", images, notes))
+    chain = summary.get("chain")
+    if chain:
+        video = _video_path(run_dir, chain.get("video"))
+        sections.append(("chain (all sub-tasks in sequence)", "", [(video, "chain: evaluation rollout")] if video else [],
+                         [] if video else ["No video."]))
+
+    # Markdown
+    md = [f"# {title}", ""]
+    if description:
+        md += [description, ""]
+    md += ["## Findings", ""] + [f"- {f}" for f in facts]
+    md += ["", "## Sub-tasks", "", "| " + " | ".join(_COLUMNS) + " |", "|---" * len(_COLUMNS) + "|"]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    md += ["", _HONEST_NOTE]
+    for name, desc, images, notes in sections:
+        md += ["", f"## {name}", ""]
+        if desc:
+            md += [desc, ""]
+        md += [f"![{alt}]({urllib.parse.quote(src)})" for src, alt in images]
+        md += [f"*{n}*" for n in notes]
+    atomic_write_text(run_dir / "report.md", "\n".join(md) + "\n")
+
+    # HTML
+    e = html.escape
+    body = [f"<h1>{e(title)}</h1>"]
+    if description:
+        body.append(f"<p>{e(description)}</p>")
+    body.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in facts) + "</ul>")
+    body.append("<h2>Sub-tasks</h2><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in _COLUMNS) + "</tr>")
+    for i, r in enumerate(rows):
+        cls = " class='chain'" if chain and i == len(rows) - 1 else ""
+        body.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
+    body.append(f"</table><p class='note'>{e(_HONEST_NOTE)}</p>")
+    for name, desc, images, notes in sections:
+        body.append(f"<h2>{e(name)}</h2>")
+        if desc:
+            body.append(f"<p>{e(desc)}</p>")
+        if images:
+            body.append("<div class='figs'>" + "".join(_img(src, alt) for src, alt in images) + "</div>")
+        body += [f"<p class='note'>{e(n)}</p>" for n in notes]
+    page = ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{e(title)}</title>"
+            f"<style>{_CSS}</style>{READY_SCRIPT}</head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+    out = run_dir / "report.html"
+    atomic_write_text(out, page)
+    log.info("wrote %s", out)
+    return out

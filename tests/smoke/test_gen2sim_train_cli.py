@@ -1,0 +1,142 @@
+"""The real `rlscope gen2sim train|run` CLI: sandboxed task code, learning, kill -9 and resume, reports."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rlscope.gen2sim.pipeline import STANDARD_DIR
+from rlscope.sandbox.probe import probe
+
+ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MUJOCO_GL": "egl"}
+needs_sandbox = pytest.mark.skipif(probe().bwrap is None, reason="bubblewrap is not usable here")
+
+
+def rlscope(*args, check=True, timeout=600):
+    proc = subprocess.run([sys.executable, "-m", "rlscope", *map(str, args)], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rlscope {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _task_with_code(tmp_path: Path, code: str) -> Path:
+    task = tmp_path / "task"
+    shutil.copytree(STANDARD_DIR / "open_drawer", task)
+    (task / "open_drawer.py").write_text(code)
+    return task
+
+
+@needs_sandbox
+def test_open_drawer_learns_in_the_sandbox_and_reports(tmp_path):
+    """The standard drawer skill, trained and evaluated over 100 episodes, succeeds honestly; the report loads."""
+    run = tmp_path / "run"
+    out = rlscope("gen2sim", "train", "open_drawer", "--out", run, "--steps", 90_000, "--no-progress")
+    summary = json.loads((run / "summary.json").read_text())
+    ev = summary["subtasks"][0]["eval"]
+    assert ev["episodes"] == 100
+    assert ev["honest_success_rate"] >= 0.8, ev
+    assert ev["penetration_max_m"] < 0.01
+    assert "open_drawer" in out.stdout and "report" in out.stdout
+    metrics = [json.loads(line) for line in (run / "subtasks" / "open_drawer" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["update"] for m in metrics] == list(range(1, len(metrics) + 1))
+    assert {"reward/reach", "reward/grasp", "reward/open"} <= set(metrics[-1])
+    gif = run / "videos" / "open_drawer.gif"
+    assert gif.exists() and gif.stat().st_size > 10_000
+    from rlscope.report.browser import check_page, find_browser
+
+    if find_browser() is None:
+        pytest.skip("no Chromium here to check the page in")
+    page = check_page(run / "report.html")
+    assert page["images_broken"] == 0 and page["images_loaded"] == page["images_total"] >= 3
+
+
+@needs_sandbox
+def test_task_code_runs_only_inside_the_sandbox(tmp_path):
+    """Task code sees no host files, no secrets from the environment and no network; what it writes stays inside."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    marker = tmp_path / "escaped.txt"
+    code = ("import os, socket\n"
+            f"open({str(marker)!r}, 'w').write('x')\n"
+            "SECRET = 'RLSCOPE_TEST_SECRET' in os.environ\n"
+            f"HOME = os.path.exists({__file__!r})\n"  # the host's files beyond the runtime are not there
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+            "    NET = True\n"
+            "except OSError:\n"
+            "    NET = False\n"
+            "def compute_reward(state):\n"
+            "    if SECRET or NET or HOME:\n"
+            "        raise RuntimeError(f'escaped: secret={SECRET} net={NET} home={HOME}')\n"
+            "    return np.zeros(state.n), {}\n\n"
+            "def is_success(state):\n    return np.zeros(state.n, dtype=bool)\n")
+    task = _task_with_code(tmp_path, code)
+    env = {**ENV, "RLSCOPE_TEST_SECRET": "hunter2"}
+    proc = subprocess.run([sys.executable, "-m", "rlscope", "gen2sim", "train", str(task), "--out", str(tmp_path / "run"),
+                           "--steps", "2048", "--episodes", "4", "--no-progress", "--no-video", "--no-report"],
+                          capture_output=True, text=True, env={k: str(v) for k, v in env.items()}, timeout=600)
+    server.close()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not marker.exists()  # the write went to the sandbox's private /tmp
+    assert json.loads((tmp_path / "run" / "checks.json").read_text())["open_drawer"] == {"ok": True}
+
+
+@needs_sandbox
+def test_reward_code_failing_during_training_is_reported_with_its_traceback(tmp_path):
+    code = ("def compute_reward(state):\n"
+            "    if (state.t > 50).any():\n        raise ValueError('reward blew up at step 50')\n"
+            "    return np.zeros(state.n), {}\n\n"
+            "def is_success(state):\n    return np.zeros(state.n, dtype=bool)\n")
+    task = _task_with_code(tmp_path, code)
+    proc = rlscope("gen2sim", "train", task, "--out", tmp_path / "run", "--steps", 8192, "--no-progress", check=False)
+    assert proc.returncode == 2
+    assert "reward code of sub-task open_drawer failed" in proc.stderr and "blew up" in proc.stderr
+    err = json.loads((tmp_path / "run" / "subtasks" / "open_drawer" / "error.json").read_text())
+    assert "Traceback" in err["error"] and "ValueError" in err["error"]
+
+
+@needs_sandbox
+def test_killed_training_resumes_from_its_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    args = ["-m", "rlscope", "gen2sim", "train", "open_drawer", "--out", str(run), "--steps", 40_960, "--no-progress",
+            "--no-video", "--no-report", "--episodes", 16]
+    proc = subprocess.Popen([sys.executable, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    metrics = run / "subtasks" / "open_drawer" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if (run / "subtasks" / "open_drawer" / "checkpoint.pt").exists() and metrics.exists() \
+                and len(metrics.read_text().splitlines()) >= 12:
+            break
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its sandboxed worker
+    proc.wait()
+    done_before = len(metrics.read_text().splitlines())
+    assert 10 <= done_before < 20
+    rlscope(*args[2:])
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["update"] for r in rows] == list(range(1, 21))  # 40,960 / 2,048: no update lost or repeated
+    result = json.loads((run / "subtasks" / "open_drawer" / "result.json").read_text())
+    assert result["steps"] == 40_960
+    assert (run / "subtasks" / "open_drawer" / "eval.json").exists()
+
+
+def test_bad_task_dir_is_one_clear_line(tmp_path):
+    proc = rlscope("gen2sim", "train", tmp_path, check=False)
+    assert proc.returncode == 2 and "not a task directory" in proc.stderr and "open_drawer" in proc.stderr
+    (tmp_path / "task.json").write_text('{"task_id": "x", "scene": {}, "subtasks": [{"name": "a", "code": "missing.py"}]}')
+    proc = rlscope("gen2sim", "train", tmp_path, check=False)
+    assert proc.returncode == 2 and "missing.py" in proc.stderr and "subtasks[0]" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

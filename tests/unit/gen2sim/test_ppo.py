@@ -1,0 +1,83 @@
+"""PPO pieces against hand-computed tables and brute force."""
+
+import numpy as np
+import pytest
+import torch
+
+from rlscope.gen2sim.rl.ppo import (RewardScaler, RunningMeanStd, approx_kl, clipped_policy_loss, gae, value_loss)
+
+
+def test_gae_hand_computed_table():
+    # one env, three steps, episode ends after step 1 (index 1); gamma 0.5, lambda 0.5
+    r = torch.tensor([[1.0], [2.0], [3.0]])
+    v = torch.tensor([[0.5], [1.0], [2.0]])
+    done = torch.tensor([[0.0], [1.0], [0.0]])
+    nv = torch.tensor([4.0])
+    adv, ret = gae(r, v, done, nv, gamma=0.5, lam=0.5)
+    d2 = 3 + 0.5 * 4 - 2  # 3.0
+    a2 = d2
+    d1 = 2 - 1.0  # episode ended: no bootstrap
+    a1 = d1
+    d0 = 1 + 0.5 * 1.0 - 0.5  # 1.0
+    a0 = d0 + 0.25 * a1  # 1.25
+    assert adv[:, 0].tolist() == pytest.approx([a0, a1, a2])
+    assert ret[:, 0].tolist() == pytest.approx([a0 + 0.5, a1 + 1.0, a2 + 2.0])
+
+
+def test_gae_matches_brute_force_returns_with_lambda_one():
+    g = torch.Generator().manual_seed(0)
+    T, N = 7, 3
+    r, v = torch.rand(T, N, generator=g), torch.rand(T, N, generator=g)
+    done = (torch.rand(T, N, generator=g) < 0.3).float()
+    nv = torch.rand(N, generator=g)
+    _, ret = gae(r, v, done, nv, gamma=0.9, lam=1.0)
+    for n in range(N):  # lambda = 1: the discounted return, bootstrapped only at the rollout end
+        acc = nv[n].item()
+        for t in range(T - 1, -1, -1):
+            acc = r[t, n].item() + 0.9 * acc * (1 - done[t, n].item())
+            assert ret[t, n].item() == pytest.approx(acc, rel=1e-5)
+
+
+@pytest.mark.parametrize("ratio, adv, expected", [
+    (1.5, 1.0, -1.2),  # positive advantage: the gain is clipped at 1 + eps
+    (0.5, 1.0, -0.5),  # positive advantage, ratio fell: unclipped (pessimistic)
+    (0.5, -1.0, 0.8),  # negative advantage: clipped at 1 - eps
+    (1.5, -1.0, 1.5),  # negative advantage, ratio rose: unclipped
+])
+def test_clipped_policy_loss_table(ratio, adv, expected):
+    old = torch.tensor([0.0])
+    logp = torch.log(torch.tensor([ratio]))
+    assert clipped_policy_loss(logp, old, torch.tensor([adv]), 0.2).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_value_loss_clipping_and_kl():
+    v, old, ret = torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([3.0])
+    assert value_loss(v, old, ret, None).item() == pytest.approx(0.5)
+    # clipped prediction 0.2 is further from the return: max picks it
+    assert value_loss(v, old, ret, 0.2).item() == pytest.approx(0.5 * (3.0 - 0.2) ** 2)
+    assert approx_kl(torch.zeros(4), torch.zeros(4)).item() == 0.0
+    assert approx_kl(torch.tensor([0.1]), torch.tensor([0.0])).item() > 0
+
+
+def test_running_mean_std_matches_numpy_over_batches():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(1000, 4))
+    rms = RunningMeanStd((4,))
+    for chunk in np.array_split(x, 7):
+        rms.update(chunk)
+    assert np.allclose(rms.mean, x.mean(0), atol=1e-3)
+    assert np.allclose(rms.var, x.var(0), rtol=1e-3)
+    z = rms.normalize(x)
+    assert np.allclose(z.mean(0), 0, atol=1e-2) and np.allclose(z.std(0), 1, atol=1e-2)
+    clone = RunningMeanStd((4,))
+    clone.load_state_dict(rms.state_dict())
+    assert np.array_equal(clone.normalize(x), z)
+
+
+def test_reward_scaler_divides_by_return_std():
+    s = RewardScaler(num_envs=2, gamma=0.0)  # gamma 0: the "return" is the reward itself
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        out = s(rng.normal(0, 5.0, 2), np.zeros(2, dtype=bool))
+    assert np.sqrt(s.rms.var) == pytest.approx(5.0, rel=0.05)
+    assert abs(out).max() < 10.0
