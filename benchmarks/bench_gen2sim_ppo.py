@@ -9,17 +9,22 @@ copies and physics threads (``--nthread``, default 2: both cores):
   logic (no observations, rewards or suction). The upper bound an env could reach;
 - ``env, random actions``: :class:`rlscope.gen2sim.sim.env.BatchedEnv` stepped with uniform random
   actions (physics + observations, reward and success code, autoreset);
-- ``ours PPO``: :func:`rlscope.gen2sim.rl.train.train` (collect, GAE, update, metrics, checkpoints);
-- ``SB3 PPO``: Stable-Baselines3's PPO through :class:`rlscope.gen2sim.rl.sb3.SB3VecEnv` and
-  ``VecNormalize`` with the same rollout length, minibatch size, epochs, learning rate (annealed),
-  discount, GAE lambda, clipping and networks (two tanh layers of 64 for actor and critic).
+- ``ours PPO``: :func:`rlscope.gen2sim.rl.train.train` on :func:`~rlscope.gen2sim.rl.train.make_envs`
+  (two shards whose physics overlaps the other's Python work; collect, GAE, update, metrics, checkpoints);
+- ``SB3 PPO``: Stable-Baselines3's PPO with ``VecNormalize`` as it is usually run: a ``DummyVecEnv``
+  of ``--num-envs`` single-copy gymnasium envs of the same scene
+  (:func:`rlscope.gen2sim.rl.sb3.standard_vec_env`); the baseline of the target;
+- ``SB3 PPO, batched env``: the same SB3 learner on our batched stepping
+  (:class:`rlscope.gen2sim.rl.sb3.SB3VecEnv`), which isolates the learner's own cost.
+Both SB3 runs use the same rollout length, minibatch size, epochs, learning rate (annealed),
+discount, GAE lambda, clipping and networks (two tanh layers of 64 for actor and critic).
 
 Both trainers run the same number of steps (``--steps`` rounded to whole rollouts of
 ``num_envs x rollout_steps``) on one torch thread. Success is the share of episodes that ended
 in the last 10% of the updates (at least one) that met the sub-task's success test.
 The raw rates are measured for ``--seconds`` each after a warm-up.
 
-    python benchmarks/bench_gen2sim_ppo.py                        # open_drawer, 100k steps, 32 envs
+    python benchmarks/bench_gen2sim_ppo.py                        # open_drawer, 100k steps, 64 envs
     python benchmarks/bench_gen2sim_ppo.py --steps 4096 --seconds 1 --json ppo.json
 """
 
@@ -39,6 +44,9 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
+
+
+SB3 = "SB3 PPO (VecNormalize)"
 
 
 def task_dir(arg: str) -> Path:
@@ -153,8 +161,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--task", default="open_drawer", help="task directory or standard task name")
     ap.add_argument("--subtask", type=int, default=0, help="index of the sub-task to train")
     ap.add_argument("--steps", type=int, default=100_000, help="training steps of each trainer (rounded to whole rollouts)")
-    ap.add_argument("--num-envs", type=int, default=32)
-    ap.add_argument("--rollout-steps", type=int, default=64)
+    ap.add_argument("--num-envs", type=int, default=64)
+    ap.add_argument("--rollout-steps", type=int, default=32)
+    ap.add_argument("--shards", type=int, default=2, help="env shards of our trainer (1: synchronous)")
     ap.add_argument("--nthread", type=int, default=2, help="physics threads")
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of each raw-rate measurement")
     ap.add_argument("--seed", type=int, default=0)
@@ -166,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from rlscope.gen2sim.rl.ppo import PPOConfig
-    from rlscope.gen2sim.rl.train import TrainConfig, train
+    from rlscope.gen2sim.rl.train import TrainConfig, make_envs, train
     from rlscope.gen2sim.sim.env import BatchedEnv
     from rlscope.gen2sim.sim.scene import build_scene
     from rlscope.gen2sim.tasks.task import compile_code, load_task
@@ -212,28 +221,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         env.close()
 
-    env = make_env()
+    cfg = TrainConfig(total_steps=steps, seed=args.seed, nthread=args.nthread, progress=False, ppo=ppo, shards=args.shards)
+    envs = make_envs(scene, sub, code, cfg)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            res = train(env, TrainConfig(total_steps=steps, seed=args.seed, nthread=args.nthread, progress=False, ppo=ppo), tmp)
+            res = train(envs, cfg, tmp)
             add("ours PPO", res.steps_per_s, res.steps, res.seconds, ours_success(Path(tmp) / "metrics.jsonl", res.updates))
     finally:
-        env.close()
+        for e in envs:
+            e.close()
 
     if not args.skip_sb3:
+        import itertools
+
+        from rlscope.gen2sim.rl.sb3 import standard_vec_env
+
+        kw = dict(n_steps=ppo.rollout_steps, batch_size=batch // ppo.minibatches, epochs=ppo.epochs,
+                  lr=ppo.lr, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda, hidden=ppo.hidden, seed=args.seed,
+                  clip=ppo.clip, clip_value=ppo.clip_value, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
+                  max_grad_norm=ppo.max_grad_norm, init_log_std=ppo.init_log_std, anneal_lr=True,
+                  torch_threads=ppo.torch_threads)
+        seeds = itertools.count(args.seed)
+        venv = standard_vec_env(lambda: BatchedEnv(scene, sub, code, num_envs=1, seed=next(seeds), nthread=1), args.num_envs)
+        try:
+            r = train_sb3(venv, steps, **kw)
+            add(SB3, r["steps_per_s"], r["steps"], r["seconds"], r["success_rate"])
+        finally:
+            venv.close()
         env = make_env()
         try:
-            r = train_sb3(env, steps, n_steps=ppo.rollout_steps, batch_size=batch // ppo.minibatches, epochs=ppo.epochs,
-                          lr=ppo.lr, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda, hidden=ppo.hidden, seed=args.seed,
-                          clip=ppo.clip, clip_value=ppo.clip_value, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
-                          max_grad_norm=ppo.max_grad_norm, init_log_std=ppo.init_log_std, anneal_lr=True,
-                          torch_threads=ppo.torch_threads)
-            add("SB3 PPO (VecNormalize)", r["steps_per_s"], r["steps"], r["seconds"], r["success_rate"])
+            r = train_sb3(env, steps, **kw)
+            add("SB3 PPO, batched env", r["steps_per_s"], r["steps"], r["seconds"], r["success_rate"])
         finally:
             env.close()
 
     by = {r["method"]: r["env_steps_per_s"] for r in rows}
-    raw, ours, sb3 = by["raw sim (mujoco.rollout)"], by["ours PPO"], by.get("SB3 PPO (VecNormalize)")
+    raw, ours, sb3 = by["raw sim (mujoco.rollout)"], by["ours PPO"], by.get(SB3)
+    env_rate = by["env, random actions"]
     print()
     print(f"{'method':<26}{'env-steps/s':>13}{'physics steps/s':>17}{'vs SB3':>9}{'vs raw sim':>12}{'success':>9}")
     for r in rows:
@@ -243,10 +267,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{r['env_steps_per_s'] / raw:>12.2f}{succ:>9}")
     print()
     print(f"ours / SB3 = {ours / sb3:.2f} (target >= 3)" if sb3 else "ours / SB3 = - (SB3 skipped; target >= 3)")
-    print(f"ours / raw sim = {ours / raw:.2f} (target >= 0.7)")
+    print(f"ours / raw sim = {ours / raw:.2f} (target >= 0.7); ours / env with random actions = {ours / env_rate:.2f}")
 
     out = {
-        "config": {"task": task.task_id, "subtask": sub.name, "num_envs": args.num_envs, "rollout_steps": args.rollout_steps,
+        "config": {"task": task.task_id, "subtask": sub.name, "num_envs": args.num_envs, "rollout_steps": args.rollout_steps, "shards": args.shards,
                    "steps": steps, "updates": n_updates, "nthread": args.nthread, "substeps": substeps,
                    "timestep": scene.model.opt.timestep, "episode_steps": sub.episode_steps, "seconds": args.seconds,
                    "seed": args.seed, "cpus": os.cpu_count(), "python": platform.python_version(),
@@ -254,6 +278,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in rows],
         "ours_over_sb3": ours / sb3 if sb3 else None,
         "ours_over_raw_sim": ours / raw,
+        "ours_over_env_random": ours / env_rate,
     }
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

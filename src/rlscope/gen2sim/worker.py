@@ -97,8 +97,7 @@ def check(run: Path) -> int:
 def train_one(run: Path, k: int) -> int:
     from rlscope.gen2sim.rl.evaluate import evaluate
     from rlscope.gen2sim.rl.ppo import PPOConfig
-    from rlscope.gen2sim.rl.train import TrainConfig, load_policy, train
-    from rlscope.gen2sim.sim.env import BatchedEnv
+    from rlscope.gen2sim.rl.train import TrainConfig, load_policy, make_envs, train
     from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
 
     job = _job(run)
@@ -112,11 +111,12 @@ def train_one(run: Path, k: int) -> int:
         ppo = PPOConfig(**job.get("ppo", {}))
         cfg = TrainConfig(total_steps=int(job.get("steps") or 0), seed=int(job.get("seed", 0)), nthread=int(job.get("nthread", 2)),
                           progress=bool(job.get("progress", True)), ppo=ppo)
-        env = BatchedEnv(scene, sub, code, num_envs=ppo.num_envs, seed=cfg.seed, nthread=cfg.nthread, start_states=starts)
+        envs = make_envs(scene, sub, code, cfg, starts)
         try:
-            train(env, cfg, out)
+            train(envs, cfg, out)
         finally:
-            env.close()
+            for env in envs:
+                env.close()
         policy = load_policy(out / "best.pt")
         res = evaluate(scene, sub, code, policy, episodes=int(job.get("episodes", 100)), seed=10_000 + cfg.seed,
                        record=1, start_states=starts, nthread=cfg.nthread)

@@ -54,10 +54,12 @@ class EvalResult:
                 "bad_episodes": int(self.bad.sum()), "mean_return": float(self.returns.mean())}
 
 
-def run_episodes(env, policy, record: int = 0, deterministic: bool = True) -> EvalResult:
+def run_episodes(env, policy, record: int = 0, deterministic: bool = False) -> EvalResult:
     """One episode in each of ``env.num_envs`` environments, all started by ``env.reset()``.
 
     ``policy`` maps observations (N, O) to actions (N, 4); ``record`` episodes keep their states.
+    Actions are sampled as in training unless ``deterministic`` (the mean action): a policy trained
+    with noise may rely on it (e.g. to switch the grip on), so the sampled policy is the one evaluated.
     """
     n, T = env.num_envs, env.sub.episode_steps
     obs, _ = env.reset()
@@ -105,11 +107,11 @@ def make_eval_env(scene, sub, code, episodes: int, seed: int, start_states: np.n
 
 
 def evaluate(scene, sub, code, policy, episodes: int = 100, seed: int = 12345, record: int = 1,
-             start_states: np.ndarray | None = None, nthread: int = 2) -> EvalResult:
+             start_states: np.ndarray | None = None, nthread: int = 2, deterministic: bool = False) -> EvalResult:
     """Evaluate a sub-task policy over ``episodes`` episodes (start states drawn from ``sub.init`` or ``start_states``)."""
     env = make_eval_env(scene, sub, code, episodes, seed, start_states, nthread=nthread)
     try:
-        return run_episodes(env, policy, record=record)
+        return run_episodes(env, policy, record=record, deterministic=deterministic)
     finally:
         env.close()
 
@@ -135,14 +137,14 @@ class ChainResult:
 
 
 def evaluate_chain(scene, subs, codes, policies, episodes: int = 100, seed: int = 12345, record: int = 1,
-                   nthread: int = 2) -> ChainResult:
+                   nthread: int = 2, deterministic: bool = False) -> ChainResult:
     """Run the sub-task policies in order; stage k of episode i starts where stage k-1 of episode i ended."""
     stages: list[EvalResult] = []
     starts = None
     for k, (sub, code, policy) in enumerate(zip(subs, codes, policies)):
         env = make_eval_env(scene, sub, code, episodes, seed + k, starts, paired=starts is not None, nthread=nthread)
         try:
-            res = run_episodes(env, policy, record=record)
+            res = run_episodes(env, policy, record=record, deterministic=deterministic)
         finally:
             env.close()
         stages.append(res)

@@ -129,10 +129,11 @@ class RewardScaler:
         self.ret = np.zeros(num_envs)
         self.rms = RunningMeanStd()
 
-    def __call__(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
-        self.ret = self.ret * self.gamma + reward
-        self.rms.update(self.ret[:, None].reshape(-1))
-        self.ret[done] = 0.0
+    def __call__(self, reward: np.ndarray, done: np.ndarray, envs: slice = slice(None)) -> np.ndarray:
+        """reward, done : (n,) of the environments ``envs`` -> scaled reward (n,)."""
+        ret = self.ret[envs] * self.gamma + reward
+        self.rms.update(ret)
+        self.ret[envs] = np.where(done, 0.0, ret)
         return np.clip(reward / np.sqrt(self.rms.var + 1e-8), -10.0, 10.0)
 
     def state_dict(self) -> dict:

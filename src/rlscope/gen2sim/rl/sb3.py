@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -94,11 +95,53 @@ class SB3VecEnv(VecEnv):
         return [False] * self._count(indices)
 
 
+class SingleCopyEnv(gym.Env):
+    """One scene copy as a plain ``gymnasium.Env`` (a BatchedEnv of one environment, physics on the calling
+    thread): the way Stable-Baselines3 is usually fed, one Python env object per copy in a ``DummyVecEnv``.
+
+    The BatchedEnv resets itself when an episode ends; the next ``reset()`` hands out that observation
+    instead of resetting twice.
+    """
+
+    def __init__(self, make_env: Any):
+        self.env = make_env()
+        self.observation_space = self.env.single_observation_space
+        self.action_space = self.env.single_action_space
+        self._next: np.ndarray | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        if self._next is not None and seed is None:
+            obs, self._next = self._next, None
+            return obs, {}
+        obs, _ = self.env.reset(seed=seed)
+        return obs[0], {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, rew, term, trunc, info = self.env.step(np.asarray(action)[None])
+        out = {"is_success": bool(info["success"][0])}
+        if term[0] or trunc[0]:
+            self._next = obs[0]
+            return info["final_obs"][0], float(rew[0]), bool(term[0]), bool(trunc[0]), out
+        return obs[0], float(rew[0]), False, False, out
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def standard_vec_env(make_env: Any, n: int) -> Any:
+    """``DummyVecEnv`` of ``n`` :class:`SingleCopyEnv`, each built by ``make_env()`` (a BatchedEnv of 1)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    return DummyVecEnv([lambda: SingleCopyEnv(make_env) for _ in range(n)])
+
+
 def train_sb3(env: Any, total_steps: int, *, n_steps: int, batch_size: int, epochs: int, lr: float, gamma: float,
               gae_lambda: float, hidden: int = 64, seed: int = 0, clip: float = 0.2, clip_value: bool = True,
               ent_coef: float = 0.0, vf_coef: float = 0.5, max_grad_norm: float = 0.5, init_log_std: float = -0.5,
               anneal_lr: bool = True, torch_threads: int = 1) -> dict[str, float]:
-    """Train SB3's PPO on ``env`` (a BatchedEnv) through ``VecNormalize(SB3VecEnv(env))``.
+    """Train SB3's PPO on ``env`` (a BatchedEnv, seen through :class:`SB3VecEnv`, or any SB3 ``VecEnv`` such
+    as :func:`standard_vec_env`) wrapped in ``VecNormalize``.
 
     The defaults of the keyword arguments after ``seed`` are those of
     :class:`rlscope.gen2sim.rl.ppo.PPOConfig` (tanh MLPs of two ``hidden`` layers for actor and critic,
@@ -115,8 +158,9 @@ def train_sb3(env: Any, total_steps: int, *, n_steps: int, batch_size: int, epoc
     from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(torch_threads)
-    venv = VecNormalize(SB3VecEnv(env), norm_obs=True, norm_reward=True, gamma=gamma)
-    batch = n_steps * env.num_envs
+    base = env if isinstance(env, VecEnv) else SB3VecEnv(env)
+    venv = VecNormalize(base, norm_obs=True, norm_reward=True, gamma=gamma)
+    batch = n_steps * base.num_envs
     n_rollouts = max(1, math.ceil(total_steps / batch))
     window_start = (n_rollouts - max(1, round(0.1 * n_rollouts))) * batch
 

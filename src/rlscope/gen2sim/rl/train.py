@@ -36,6 +36,8 @@ class TrainConfig:
     """Physics threads."""
     checkpoint_every: int = 10
     """Updates between checkpoints."""
+    shards: int = 2
+    """Groups of environments whose physics overlaps the others' Python work (1: one synchronous batch)."""
     progress: bool = True
     """Show a progress bar."""
     ppo: PPOConfig = PPOConfig()
@@ -81,27 +83,48 @@ def _truncate_metrics(path: Path, updates: int) -> None:
     path.write_text("".join(ln + "\n" for ln in kept))
 
 
-def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
-    """Train a policy on ``env`` (a BatchedEnv); resumes from ``out_dir/checkpoint.pt`` if present."""
+def make_envs(scene, sub, code, cfg: TrainConfig, start_states=None) -> list:
+    """The training environments: ``cfg.shards`` BatchedEnvs that share ``cfg.ppo.num_envs`` copies.
+
+    With two shards, one shard's physics runs (GIL released) while the other's readings, rewards and
+    policy are computed, which keeps both cores busy; one shard steps synchronously on ``nthread`` threads.
+    """
+    from rlscope.gen2sim.sim.env import BatchedEnv
+
+    n, k = cfg.ppo.num_envs, max(1, cfg.shards)
+    if n % k:
+        raise ValueError(f"num_envs ({n}) must be a multiple of shards ({k})")
+    nthread = cfg.nthread if k == 1 else 1
+    return [BatchedEnv(scene, sub, code, num_envs=n // k, seed=cfg.seed + 1000 * i, nthread=nthread,
+                       start_states=start_states) for i in range(k)]
+
+
+def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
+    """Train a policy on ``envs`` (a BatchedEnv or a list of shards, see :func:`make_envs`); resumes from
+    ``out_dir/checkpoint.pt`` if present."""
+    envs = list(envs) if isinstance(envs, (list, tuple)) else [envs]
+    env0 = envs[0]
     p = cfg.ppo
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(p.torch_threads)
-    total = cfg.total_steps or env.sub.train_steps
-    N, T = env.num_envs, p.rollout_steps
+    total = cfg.total_steps or env0.sub.train_steps
+    cols = np.cumsum([0] + [e.num_envs for e in envs])
+    shard = [slice(int(a), int(b)) for a, b in zip(cols[:-1], cols[1:])]
+    N, T, O = int(cols[-1]), p.rollout_steps, env0.obs_size
     batch = N * T
     n_updates = max(1, total // batch)
     torch.manual_seed(cfg.seed)
-    net = ActorCritic(env.obs_size, 4, p.hidden, p.init_log_std)
-    opt = torch.optim.Adam(net.parameters(), lr=p.lr, eps=1e-5)
-    obs_rms = RunningMeanStd((env.obs_size,)) if p.norm_obs else None
+    net = ActorCritic(O, 4, p.hidden, p.init_log_std)
+    opt = torch.optim.Adam(net.parameters(), lr=p.lr, eps=1e-5, foreach=True)
+    obs_rms = RunningMeanStd((O,)) if p.norm_obs else None
     scaler = RewardScaler(N, p.gamma) if p.norm_reward else None
     start_update, best, steps = 0, -1.0, 0
     metrics_path = out / "metrics.jsonl"
     ck_path = out / "checkpoint.pt"
-    obs, _ = env.reset(seed=cfg.seed)
+    obs = [e.reset(seed=cfg.seed + 1000 * i)[0] for i, e in enumerate(envs)]
     if obs_rms is not None:
-        obs_rms.update(obs)  # first statistics from the start states
+        obs_rms.update(np.concatenate(obs))  # first statistics from the start states
     if ck_path.exists():
         ck = torch.load(ck_path, map_location="cpu", weights_only=False)
         net.load_state_dict(ck["net"])
@@ -111,8 +134,9 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         if scaler is not None:
             scaler.load_state_dict(ck["reward_scaler"])
         torch.set_rng_state(ck["torch_rng"])
-        env.rng.bit_generator.state = ck["env_rng"]
-        obs, _ = env.reset()  # episodes restart; the random streams continue where they were
+        for e, state in zip(envs, ck["env_rng"]):
+            e.rng.bit_generator.state = state
+        obs = [e.reset()[0] for e in envs]  # episodes restart; the random streams continue where they were
         start_update, best, steps = ck["update"], ck["best"], ck["steps"]
         _truncate_metrics(metrics_path, start_update)
         log.info("resumed %s at update %d (%d steps)", out, start_update, steps)
@@ -120,22 +144,22 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
     def save(path: Path, update: int) -> None:
         _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "obs_rms": obs_rms.state_dict() if obs_rms else None,
                       "reward_scaler": scaler.state_dict() if scaler else None, "torch_rng": torch.get_rng_state(),
-                      "env_rng": env.rng.bit_generator.state, "update": update, "best": best, "steps": steps,
-                      "obs_size": env.obs_size, "ppo": dataclasses.asdict(p), "subtask": env.sub.name}, path)
+                      "env_rng": [e.rng.bit_generator.state for e in envs], "update": update, "best": best,
+                      "steps": steps, "obs_size": O, "ppo": dataclasses.asdict(p), "subtask": env0.sub.name}, path)
 
     bar = None
     if cfg.progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_updates * batch, initial=start_update * batch, unit="step", dynamic_ncols=True,
-                   desc=env.sub.name)
-    b_obs = torch.zeros((T, N, env.obs_size))
+        bar = tqdm(total=n_updates * batch, initial=start_update * batch, unit="step", dynamic_ncols=True, desc=env0.sub.name)
+    b_obs = torch.zeros((T, N, O))
     b_act = torch.zeros((T, N, 4))
     b_logp, b_rew, b_done, b_val = (torch.zeros((T, N)) for _ in range(4))
     t_start = time.perf_counter()
     steps_at_start = steps
     final_success = 0.0
     ret_acc = np.zeros(N)
+    background = len(envs) > 1
     for update in range(start_update, n_updates):
         frac = 1.0 - update / n_updates
         for group in opt.param_groups:
@@ -144,43 +168,50 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         ep_return: list[float] = []
         comp_sums: dict[str, float] = {}
         pen_max = 0.0
-        raw_obs = []
-        for t in range(T):
-            if obs_rms is not None:  # statistics move once per rollout: one normalization within a batch
-                raw_obs.append(obs)
-                x = obs_rms.normalize(obs)
-            else:
-                x = obs
-            xt = torch.as_tensor(x, dtype=torch.float32)
-            with torch.no_grad():
-                action, logp, value = net.act(xt)
-            nobs, reward, term, trunc, info = env.step(action.numpy())
-            done = term | trunc
-            ret_acc += reward
-            r = reward.astype(np.float64)
-            if trunc.any():  # time limit: bootstrap from the value of the last observation
-                fo = info["final_obs"][trunc]
-                fo = obs_rms.normalize(fo) if obs_rms is not None else fo
+        raw_obs: list[np.ndarray] = []
+        # shard i acts at step t, then its physics runs while the other shards are served
+        for t in range(T + 1):
+            for i, e in enumerate(envs):
+                sl = shard[i]
+                if t > 0:  # finish step t - 1 of this shard
+                    nobs, reward, term, trunc, info = e.step_wait()
+                    done = term | trunc
+                    ret_acc[sl] += reward
+                    r = reward.astype(np.float64)
+                    if trunc.any():  # time limit: bootstrap from the value of the last observation
+                        fo = info["final_obs"][trunc]
+                        fo = obs_rms.normalize(fo) if obs_rms is not None else fo
+                        with torch.no_grad():
+                            v = net.value(torch.as_tensor(fo, dtype=torch.float32)).numpy()
+                        r[trunc] += p.gamma * v * (1.0 if scaler is None else np.sqrt(scaler.rms.var + 1e-8))
+                    if scaler is not None:
+                        r = scaler(r, done, sl)
+                    b_rew[t - 1, sl] = torch.as_tensor(r, dtype=torch.float32)
+                    b_done[t - 1, sl] = torch.as_tensor(done, dtype=torch.float32)
+                    for k, v in info["components"].items():
+                        comp_sums[k] = comp_sums.get(k, 0.0) + float(v.mean()) * e.num_envs / N
+                    pen_max = max(pen_max, float(info["penetration"].max()))
+                    if done.any():
+                        ep_success += info["success"][done].astype(float).tolist()
+                        ep_return += ret_acc[sl][done].tolist()
+                        ret_acc[np.flatnonzero(done) + sl.start] = 0.0
+                    obs[i] = nobs
+                if t == T:
+                    continue
+                if obs_rms is not None:  # statistics move once per rollout: one normalization within a batch
+                    raw_obs.append(obs[i])
+                    x = obs_rms.normalize(obs[i])
+                else:
+                    x = obs[i]
+                xt = torch.as_tensor(x, dtype=torch.float32)
                 with torch.no_grad():
-                    r[trunc] += p.gamma * net.value(torch.as_tensor(fo, dtype=torch.float32)).numpy() * (
-                        1.0 if scaler is None else np.sqrt(scaler.rms.var + 1e-8))
-            if scaler is not None:
-                r = scaler(r, done)
-            b_obs[t], b_act[t], b_logp[t], b_val[t] = xt, action, logp, value
-            b_rew[t] = torch.as_tensor(r, dtype=torch.float32)
-            b_done[t] = torch.as_tensor(done, dtype=torch.float32)
-            for k, v in info["components"].items():
-                comp_sums[k] = comp_sums.get(k, 0.0) + float(v.mean())
-            pen_max = max(pen_max, float(info["penetration"].max()))
-            if done.any():
-                ep_success += info["success"][done].astype(float).tolist()
-                ep_return += ret_acc[done].tolist()
-                ret_acc[done] = 0.0
-            obs = nobs
+                    action, logp, value = net.act(xt)
+                b_obs[t, sl], b_act[t, sl], b_logp[t, sl], b_val[t, sl] = xt, action, logp, value
+                e.step_async(action.numpy(), background=background)
         steps += batch
         if obs_rms is not None:
             obs_rms.update(np.concatenate(raw_obs))
-        x = obs_rms.normalize(obs) if obs_rms is not None else obs
+        x = np.concatenate([obs_rms.normalize(o) if obs_rms is not None else o for o in obs])
         with torch.no_grad():
             next_value = net.value(torch.as_tensor(x, dtype=torch.float32))
         adv, ret = gae(b_rew, b_val, b_done, next_value, p.gamma, p.gae_lambda)
@@ -217,7 +248,7 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
                "charts/episodic_return": float(np.mean(ep_return)) if ep_return else float("nan"),
                "charts/episodes": len(ep_success), "charts/max_penetration": pen_max,
                "charts/steps_per_s": (steps - steps_at_start) / max(elapsed, 1e-9), "charts/seconds": elapsed,
-               "charts/log_std": float(net.log_std.detach().mean()), "charts/bad_steps": env.bad_count,
+               "charts/log_std": float(net.log_std.detach().mean()), "charts/bad_steps": sum(e.bad_count for e in envs),
                **{k: float(np.mean(v)) for k, v in stats.items()},
                **{f"reward/{k}": v / T for k, v in comp_sums.items()}}
         with open(metrics_path, "a") as fh:
@@ -237,7 +268,7 @@ def train(env, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         save(out / "best.pt", n_updates)
     res = TrainResult(steps=steps, updates=n_updates, seconds=elapsed,
                       steps_per_s=(steps - steps_at_start) / max(elapsed, 1e-9), best_success=best,
-                      final_success=final_success, bad_steps=env.bad_count)
+                      final_success=final_success, bad_steps=sum(e.bad_count for e in envs))
     from rlscope.config import atomic_write_text
 
     atomic_write_text(out / "result.json", json.dumps(dataclasses.asdict(res), indent=2) + "\n")

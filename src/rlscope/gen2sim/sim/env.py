@@ -45,11 +45,17 @@ HANDLE_RADIUS = 0.008
 """Treated as the bar radius of handles when measuring the distance to them (m)."""
 
 
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., 3) x (..., 3) -> (..., 3); written out, about twice as fast as np.cross on small batches."""
+    return np.stack([a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1], a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+                     a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]], axis=-1)
+
+
 def _quat_rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors by unit quaternions. q: (..., 4) (w, x, y, z), v: (..., 3) -> (..., 3)."""
     w, u = q[..., :1], q[..., 1:]
-    t = 2.0 * np.cross(u, v)
-    return v + w * t + np.cross(u, t)
+    t = 2.0 * _cross(u, v)
+    return v + w * t + _cross(u, t)
 
 
 def _quat_conj(q: np.ndarray) -> np.ndarray:
@@ -165,6 +171,9 @@ class BatchedEnv:
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
         self.bad_count = 0
         self.steps_taken = 0
+        self._executor = None
+        self._pending = None
+        self._t0 = np.zeros(n)
 
     # -- helpers ------------------------------------------------------------------------------
     def _joint_id(self, name: str) -> int:
@@ -257,6 +266,12 @@ class BatchedEnv:
             self.attached[i] = gi
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        self.step_async(actions, background=False)
+        return self.step_wait()
+
+    def step_async(self, actions: np.ndarray, background: bool = True) -> None:
+        """Apply ``actions`` (N, 4) and start the physics; with ``background`` it runs on a worker thread
+        (MuJoCo releases the GIL), so the caller can work on something else until :meth:`step_wait`."""
         a = np.clip(np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 4), -1.0, 1.0)
         lay = self.scene.sensors
         cart = self.sens[:, lay["cart"]]
@@ -269,15 +284,29 @@ class BatchedEnv:
         eq[:, 0] = 1.0  # finger coupling
         held = self.attached >= 0
         eq[np.flatnonzero(held), 1 + self.attached[held]] = 1.0
-        t0 = self.state[:, 0].copy()
+        self._t0 = self.state[:, 0].copy()
         self._ctrl_steps[:] = self._ctrl
-        self._physics()
+        if background:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="physics")
+            self._pending = self._executor.submit(self._physics)
+        else:
+            self._physics()
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Finish the step started by :meth:`step_async`: readings, reward, success, resets."""
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        lay = self.scene.sensors
         self.state = self._out_state[:, -1].copy()
         self.sens = self._out_sens[:, -1].copy()
         self.t += 1
         self.steps_taken += self.num_envs
         bad = ~np.isfinite(self.state).all(axis=1) | ~np.isfinite(self.sens).all(axis=1)
-        bad |= np.abs(self.state[:, 0] - (t0 + self._dt)) > 1e-6  # MuJoCo reset the data: unstable
+        bad |= np.abs(self.state[:, 0] - (self._t0 + self._dt)) > 1e-6  # MuJoCo reset the data: unstable
         if bad.any():
             self.sens[bad] = 0.0
         st = self.sim_state()
@@ -320,6 +349,9 @@ class BatchedEnv:
         return self.state[i].copy(), self._ctrl[i, 0, self._nu:].copy(), self.models[i]
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
         if self._rollout is not None:
             self._rollout.close()
             self._rollout = None
