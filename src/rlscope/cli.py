@@ -200,13 +200,19 @@ def _print_gen2sim(summary: dict) -> None:
 def demo(cfg) -> int:
     from rlscope.demo import run_demo
 
-    if not cfg.slice:
+    if cfg.slice:
+        return run_demo(cfg, print_fn=print, table_fn=_table)
+    if cfg.part in ("both", "boundary"):
         from rlscope.boundary.study import StudyConfig
 
         print("the reasoning-boundary study on the model organism (= rlscope boundary study; --slice for the benchmark loop)")
-        return boundary_study(StudyConfig(out=cfg.run / "study"))
+        boundary_study(StudyConfig(out=cfg.run / "study"))
+    if cfg.part in ("both", "gen2sim"):
+        from rlscope.gen2sim.pipeline import DEMO_TASKS, RunConfig
 
-    return run_demo(cfg, print_fn=print, table_fn=_table)
+        print("the Gen2Sim loop on bundled inputs (= rlscope gen2sim run --tasks " + " ".join(DEMO_TASKS) + ")")
+        gen2sim_run(RunConfig(out=cfg.run / "gen2sim", tasks=DEMO_TASKS))
+    return 0
 
 
 def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any], int]]]]:

@@ -1,7 +1,9 @@
 """`rlscope demo`: what `make demo` runs.
 
 By default, the reasoning-boundary study on the model organism (shipped base and teacher
-models -> RL -> distillation -> n=256 samples per held-out problem -> analyses -> report).
+models -> RL -> distillation -> n=256 samples per held-out problem -> analyses -> report), then
+the Gen2Sim loop on bundled inputs (a procedural cabinet -> its drawer skill, and the long-horizon
+put-the-cube-in-the-drawer task: sandboxed training, chaining, evaluation, report with videos).
 With `--slice`, the plain loop on a real benchmark slice instead: a tiny untrained HF model is
 built, sampled on the first problems, verified, and the pass@k table printed.
 """
@@ -12,6 +14,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,8 @@ log = logging.getLogger(__name__)
 class DemoConfig:
     """The embedded default job of `make demo`."""
 
+    part: Literal["both", "boundary", "gen2sim"] = "both"
+    """What to run: the reasoning-boundary study, the Gen2Sim loop, or both (boundary first)."""
     slice: bool = False
     """Run the sample -> verify -> pass@k loop on a benchmark slice instead of the organism study."""
     run: Path = Path("runs/demo")

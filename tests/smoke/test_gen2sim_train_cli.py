@@ -140,3 +140,22 @@ def test_bad_task_dir_is_one_clear_line(tmp_path):
     proc = rlscope("gen2sim", "train", tmp_path, check=False)
     assert proc.returncode == 2 and "missing.py" in proc.stderr and "subtasks[0]" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@needs_sandbox
+def test_run_from_a_photo_and_a_procedural_asset(tmp_path):
+    """The whole loop on a bundled photo (lifted, given physics, used as the object to push) and a cabinet."""
+    from rlscope.gen2sim.assets.samples import DATA_DIR
+
+    out = tmp_path / "g2s"
+    proc = rlscope("gen2sim", "run", DATA_DIR / "mug.png", "procedural:cabinet", "--category", "mug", "--out", out,
+                   "--steps", 2048, "--episodes", 4, "--no-progress", "--no-video")
+    assert "asset mug" in proc.stdout and "push_mug" in proc.stdout and "open_cabinet_drawer_0" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert {s["task_id"] for s in summary} == {"push_mug", "open_cabinet_drawer_0"}
+    push = json.loads((out / "tasks" / "push_mug" / "task.json").read_text())
+    assert push["scene"]["objects"][0]["asset"]  # the lifted mug, not a cube
+    run_task = json.loads((out / "runs" / "push_mug" / "task" / "task.json").read_text())
+    assert run_task["scene"]["objects"][0]["asset"] == "assets/mug"  # the run directory is self-contained
+    assert (out / "runs" / "push_mug" / "task" / "assets" / "mug" / "asset.json").exists()
+    assert (out / "index.html").read_text().count("report.html") == 2

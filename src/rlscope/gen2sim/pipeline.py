@@ -197,6 +197,8 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
 
 DEFAULT_INPUTS = ("procedural:cabinet",)
 """What ``rlscope gen2sim run`` (and ``make demo``) uses when given no inputs."""
+DEMO_TASKS = ("put_cube_in_drawer",)
+"""Standard tasks `make demo` runs besides those derived from the default inputs."""
 DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.4, "n_drawers": 1, "doors": "none"}}
 """Dimensions of the default procedural assets (sized for the floating gripper's workspace)."""
 

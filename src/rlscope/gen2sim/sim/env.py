@@ -160,6 +160,7 @@ class BatchedEnv:
         self._out_state = np.zeros((n, self._substeps, self.nstate))
         self._out_sens = np.zeros((n, self._substeps, m.nsensordata))
         self._graspable_names = [g.name for g in scene.graspables]
+        self._grasp = self._grasp_layout()
         self._tip_anchor = np.array([0.0, 0.0, 0.0])
         lo, hi = np.array(m.jnt_range[[self._joint_id(f"gripper_{a}") for a in "xyz"]]).T
         self._cart_lo, self._cart_hi = lo, hi
@@ -176,6 +177,20 @@ class BatchedEnv:
         self._t0 = np.zeros(n)
 
     # -- helpers ------------------------------------------------------------------------------
+    def _grasp_layout(self) -> dict[str, np.ndarray]:
+        """Sensor index arrays of the graspables, handles first, then objects; ``order`` restores theirs."""
+        lay = self.scene.sensors
+        idx = lambda key, n: np.arange(lay[key].start, lay[key].start + n)  # noqa: E731
+        hs = [(i, g) for i, g in enumerate(self.scene.graspables) if g.kind == "handle"]
+        os_ = [(i, g) for i, g in enumerate(self.scene.graspables) if g.kind != "handle"]
+        first = [i for i, _ in hs] + [i for i, _ in os_]
+        return {"h_pos": np.array([idx(f"hpos:{g.name}", 3) for _, g in hs], dtype=int).reshape(-1, 3),
+                "h_quat": np.array([idx(f"quat:{g.body}", 4) for _, g in hs], dtype=int).reshape(-1, 4),
+                "h_axis": np.array([g.axis for _, g in hs], dtype=float).reshape(-1, 3),
+                "h_half": np.array([g.half_length for _, g in hs], dtype=float),
+                "o_pos": np.array([idx(f"pos:{g.body}", 3) for _, g in os_], dtype=int).reshape(-1, 3),
+                "o_radius": np.array([g.radius for _, g in os_], dtype=float),
+                "order": np.argsort(first)}
     def _joint_id(self, name: str) -> int:
         return int(self._mj.mj_name2id(self.scene.model, self._mj.mjtObj.mjOBJ_JOINT, name))
 
@@ -242,25 +257,23 @@ class BatchedEnv:
         want = np.flatnonzero(grip & (self.attached < 0))
         if not len(want) or not self.scene.graspables or not self.suction:
             return
-        s, lay = self.sens[want], self.scene.sensors
-        tip = s[:, lay["tip"]]
-        dists = []
-        for g in self.scene.graspables:
-            if g.kind == "handle":
-                c = s[:, lay[f"hpos:{g.name}"]]
-                u = _quat_rotate(s[:, lay[f"quat:{g.body}"]], np.broadcast_to(np.asarray(g.axis), c.shape))
-                along = np.clip(np.sum((tip - c) * u, axis=1), -g.half_length, g.half_length)
-                d = np.linalg.norm(tip - (c + along[:, None] * u), axis=1) - HANDLE_RADIUS
-            else:
-                d = np.linalg.norm(tip - s[:, lay[f"pos:{g.body}"]], axis=1) - g.radius
-            dists.append(d)
-        dist = np.stack(dists, axis=1)  # (k, G)
+        s, lay, g = self.sens[want], self.scene.sensors, self._grasp
+        tip = s[:, lay["tip"]][:, None]  # (k, 1, 3)
+        parts = []
+        if len(g["h_pos"]):  # distance to each handle's bar (a segment along its axis)
+            c, q = s[:, g["h_pos"]], s[:, g["h_quat"]]  # (k, H, 3), (k, H, 4)
+            u = _quat_rotate(q, np.broadcast_to(g["h_axis"], c.shape))
+            along = np.clip(np.sum((tip - c) * u, axis=2), -g["h_half"], g["h_half"])
+            parts.append(np.linalg.norm(tip - (c + along[..., None] * u), axis=2) - HANDLE_RADIUS)
+        if len(g["o_pos"]):  # distance to each object's surface (centre minus its radius)
+            parts.append(np.linalg.norm(tip - s[:, g["o_pos"]], axis=2) - g["o_radius"])
+        dist = np.concatenate(parts, axis=1)[:, g["order"]]  # (k, G) in graspable order
         best = np.argmin(dist, axis=1)
         ok = dist[np.arange(len(want)), best] < GRASP_RADIUS
         for i, gi in zip(want[ok], best[ok]):
-            g = self.scene.graspables[gi]
+            body = self.scene.graspables[gi].body
             row = self.sens[i]
-            pos, quat = row[lay[f"pos:{g.body}"]], row[lay[f"quat:{g.body}"]]
+            pos, quat = row[lay[f"pos:{body}"]], row[lay[f"quat:{body}"]]
             local = _quat_rotate(_quat_conj(quat), row[lay["tip"]] - pos)
             self.models[i].eq_data[1 + gi, 3:6] = local  # body2 anchor: where the tip touches it now
             self.attached[i] = gi

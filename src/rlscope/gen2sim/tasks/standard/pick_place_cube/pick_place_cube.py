@@ -9,9 +9,9 @@ def compute_reward(state):
     held = state.is_grasping(CUBE).astype(float)
     components = {"reach": -reach, "grasp": 0.5 * held, "place": 2.0 * held * (1.0 - np.tanh(5.0 * to_goal)),
                   "place_fine": 1.0 * held * (1.0 - np.tanh(20.0 * to_goal)),
-                  "at_goal": 1.0 * (to_goal < 0.03)}
+                  "at_goal": 1.0 * (to_goal < 0.05)}
     return sum(components.values()), components
 
 
 def is_success(state):
-    return np.linalg.norm(state.goal("goal") - state.object(CUBE).pos, axis=1) < 0.03
+    return np.linalg.norm(state.goal("goal") - state.object(CUBE).pos, axis=1) < 0.05

@@ -12,9 +12,9 @@ def compute_reward(state):
     reach = np.linalg.norm(behind - state.gripper.pos, axis=1)
     closed = 1.0 - state.gripper.opening  # closed fingers make a paddle; open ones straddle the cube
     components = {"reach": -reach, "closed": 0.2 * closed, "push": -5.0 * dist,
-                  "at_goal": 1.0 * (dist < 0.03)}
+                  "at_goal": 1.0 * (dist < 0.05)}
     return sum(components.values()), components
 
 
 def is_success(state):
-    return np.linalg.norm((state.goal("goal") - state.object(CUBE).pos)[:, :2], axis=1) < 0.03
+    return np.linalg.norm((state.goal("goal") - state.object(CUBE).pos)[:, :2], axis=1) < 0.05
