@@ -83,6 +83,18 @@ def exclude_pairs(asset: Asset) -> list[tuple[str, str]]:
     return pairs
 
 
+def add_default_classes(root: ET.Element, condim: int) -> None:
+    """The ``visual``, ``collision`` and ``thin`` geom classes and the joint defaults of the project's models."""
+    default = ET.SubElement(root, "default")
+    ET.SubElement(default, "joint", armature="0.0001", solreflimit=_f(SOLREF), solimplimit=_f(SOLIMP))
+    d_vis = ET.SubElement(default, "default", {"class": "visual"})
+    ET.SubElement(d_vis, "geom", contype="0", conaffinity="0", group="2")
+    d_col = ET.SubElement(default, "default", {"class": "collision"})
+    ET.SubElement(d_col, "geom", group="3", condim=str(condim), solref=_f(SOLREF), solimp=_f(SOLIMP))
+    d_thin = ET.SubElement(d_col, "default", {"class": "thin"})
+    ET.SubElement(d_thin, "geom", solimp=_f(SOLIMP_THIN))
+
+
 def build_mjcf(
     asset: Asset,
     meshdir: str | Path = ".",
@@ -116,14 +128,7 @@ def build_mjcf(
     ET.SubElement(root, "compiler", angle="radian", meshdir=str(meshdir), autolimits="true",
                   inertiafromgeom="false", balanceinertia="true", boundmass="1e-5", boundinertia="1e-10")
     ET.SubElement(root, "option", timestep=str(TIMESTEP), integrator="implicitfast")
-    default = ET.SubElement(root, "default")
-    ET.SubElement(default, "joint", armature="0.0001", solreflimit=_f(SOLREF), solimplimit=_f(SOLIMP))
-    d_vis = ET.SubElement(default, "default", {"class": "visual"})
-    ET.SubElement(d_vis, "geom", contype="0", conaffinity="0", group="2")
-    d_col = ET.SubElement(default, "default", {"class": "collision"})
-    ET.SubElement(d_col, "geom", group="3", condim="6", solref=_f(SOLREF), solimp=_f(SOLIMP))
-    d_thin = ET.SubElement(d_col, "default", {"class": "thin"})
-    ET.SubElement(d_thin, "geom", solimp=_f(SOLIMP_THIN))
+    add_default_classes(root, condim=6)
 
     mesh_names: dict[tuple[str, tuple[float, ...]], str] = {}
     assets_el = ET.SubElement(root, "asset")

@@ -68,7 +68,7 @@ def observation_terms(sub: SubTask) -> list[tuple[str, str, int]]:
     objects = [t.split(":", 1)[1] for t in sub.observe if t.startswith("object:")]
     for term in sub.observe:
         kind, name = term.split(":", 1)
-        size = {"handle": 6, "joint": 2, "object": 9, "link": 3, "goal": 6 + 3 * len(objects)}[kind]
+        size = {"handle": 6, "joint": 2, "object": 13, "link": 3, "goal": 6 + 3 * len(objects)}[kind]
         terms.append((kind, name, size))
     return terms
 
@@ -92,7 +92,7 @@ def build_observation(state: SimState, sub: SubTask) -> np.ndarray:
             blocks += [j.fraction[:, None], j.vel[:, None]]
         elif kind == "object":
             o = state.object(name)
-            blocks += [o.pos, o.pos - tip, o.vel]
+            blocks += [o.pos, o.pos - tip, o.vel, o.quat]
         elif kind == "link":
             blocks.append(state.link(name).pos)
         elif kind == "goal":
@@ -161,7 +161,6 @@ class BatchedEnv:
         self._out_sens = np.zeros((n, self._substeps, m.nsensordata))
         self._graspable_names = [g.name for g in scene.graspables]
         self._grasp = self._grasp_layout()
-        self._tip_anchor = np.array([0.0, 0.0, 0.0])
         lo, hi = np.array(m.jnt_range[[self._joint_id(f"gripper_{a}") for a in "xyz"]]).T
         self._cart_lo, self._cart_hi = lo, hi
         self.obs_size = observation_size(sub)

@@ -279,20 +279,13 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     """Compose and compile the scene. ``base`` resolves relative asset directories."""
     import mujoco
 
-    from rlscope.gen2sim.assets.mjcf import ROLLING, SOLIMP, SOLIMP_THIN, SOLREF, TORSIONAL
+    from rlscope.gen2sim.assets.mjcf import ROLLING, SOLIMP, SOLREF, TORSIONAL, add_default_classes
 
     root = ET.Element("mujoco", model="rlscope_scene")
     ET.SubElement(root, "compiler", angle="radian", autolimits="true", boundmass="1e-5", boundinertia="1e-10")
     ET.SubElement(root, "option", timestep=f"{spec.timestep:.6g}", integrator="implicitfast", cone="elliptic")
     ET.SubElement(root, "size", memory="8M")
-    default = ET.SubElement(root, "default")
-    ET.SubElement(default, "joint", armature="0.0001", solreflimit=_f(SOLREF), solimplimit=_f(SOLIMP))
-    d_vis = ET.SubElement(default, "default", {"class": "visual"})
-    ET.SubElement(d_vis, "geom", contype="0", conaffinity="0", group="2")
-    d_col = ET.SubElement(default, "default", {"class": "collision"})
-    ET.SubElement(d_col, "geom", group="3", condim="4", solref=_f(SOLREF), solimp=_f(SOLIMP))
-    d_thin = ET.SubElement(d_col, "default", {"class": "thin"})
-    ET.SubElement(d_thin, "geom", solimp=_f(SOLIMP_THIN))
+    add_default_classes(root, condim=4)  # torsional/rolling friction (condim 6) is not worth its cost here
     assets_el = ET.SubElement(root, "asset")
     ET.SubElement(assets_el, "texture", name="floor", type="2d", builtin="checker", rgb1=".82 .80 .76", rgb2=".74 .72 .68",
                   width="256", height="256")

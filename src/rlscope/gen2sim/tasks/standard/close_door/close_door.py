@@ -1,3 +1,5 @@
+import numpy as np
+
 HANDLE = "cabinet/door_left_handle"
 JOINT = "cabinet/door_left_joint"
 

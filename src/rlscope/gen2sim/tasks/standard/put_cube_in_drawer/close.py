@@ -1,8 +1,11 @@
+import numpy as np
+
 DRAWER = "cabinet/drawer_0"
 CUBE = "cube"
-# The drawer's inside in its own frame (front panel at y = 0, bottom at z = -0.119): from the asset description.
-INSIDE_LOW = np.array([-0.19, 0.02, -0.125])
-INSIDE_HIGH = np.array([0.19, 0.30, -0.06])
+# The drawer's inside in its own frame (front panel at y = 0, its top at z = 0.079, the bottom at z = -0.069,
+# the side walls' top at z = 0.032): from the asset description.
+INSIDE_LOW = np.array([-0.19, 0.02, -0.07])
+INSIDE_HIGH = np.array([0.19, 0.30, 0.0])
 
 
 def cube_in_drawer(state):

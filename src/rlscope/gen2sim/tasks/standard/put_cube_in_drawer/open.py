@@ -1,3 +1,5 @@
+import numpy as np
+
 HANDLE = "cabinet/drawer_0_handle"
 JOINT = "cabinet/drawer_0_joint"
 

@@ -1,8 +1,11 @@
+import numpy as np
+
 DRAWER = "cabinet/drawer_0"
 CUBE = "cube"
-# The drawer's inside in its own frame (front panel at y = 0, bottom at z = -0.119): from the asset description.
-INSIDE_LOW = np.array([-0.19, 0.02, -0.125])
-INSIDE_HIGH = np.array([0.19, 0.30, -0.06])
+# The drawer's inside in its own frame (front panel at y = 0, its top at z = 0.079, the bottom at z = -0.069,
+# the side walls' top at z = 0.032): from the asset description.
+INSIDE_LOW = np.array([-0.19, 0.02, -0.07])
+INSIDE_HIGH = np.array([0.19, 0.30, 0.0])
 
 
 def cube_in_drawer(state):
@@ -12,14 +15,20 @@ def cube_in_drawer(state):
 
 def compute_reward(state):
     cube = state.object(CUBE).pos
-    # aim above the middle of the open part of the drawer, then lower it in
-    target = state.link(DRAWER).pos + np.array([0.0, 0.06, -0.05])
-    to_target = np.linalg.norm(target - cube, axis=1)
-    reach = np.linalg.norm(cube - state.gripper.pos, axis=1)
+    drawer = state.link(DRAWER).pos
+    # lift the cube over the front panel, above the open part of the drawer, then lower it in and let go
+    opening = drawer + np.array([0.0, 0.07, 0.0])
+    over = np.concatenate([opening[:, :2], np.full((len(cube), 1), 0.25)], axis=1)
+    inside_point = drawer + np.array([0.0, 0.07, -0.04])
+    aligned = np.linalg.norm((cube - opening)[:, :2], axis=1) < 0.03
+    target = np.where(aligned[:, None], inside_point, over)
+    top = cube + np.array([0.0, 0.0, 0.025])
+    reach = np.linalg.norm(top - state.gripper.pos, axis=1)
     held = state.is_grasping(CUBE).astype(float)
     inside = cube_in_drawer(state).astype(float)
-    components = {"reach": -0.5 * reach, "grasp": 0.25 * held * (1.0 - inside), "carry": -2.0 * to_target,
-                  "inside": 1.0 * inside, "released": 1.0 * inside * (1.0 - held)}
+    components = {"reach": -reach * (1.0 - inside), "grasp": 0.5 * held * (1.0 - inside),
+                  "carry": 2.0 * (held + inside) * (1.0 - np.tanh(5.0 * np.linalg.norm(target - cube, axis=1))),
+                  "inside": 1.0 * inside, "released": 2.0 * inside * (1.0 - held)}
     return sum(components.values()), components
 
 
