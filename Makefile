@@ -36,6 +36,9 @@ bench: setup
 	$(PY) benchmarks/bench_store.py
 	$(PY) benchmarks/bench_sampling.py
 	$(PY) benchmarks/bench_sandbox.py
+	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_assets.py
+	$(PY) benchmarks/bench_gen2sim_ppo.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -147,6 +147,8 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
                       "env_rng": [e.rng.bit_generator.state for e in envs], "update": update, "best": best,
                       "steps": steps, "obs_size": O, "ppo": dataclasses.asdict(p), "subtask": env0.sub.name}, path)
 
+    if start_update >= n_updates and (out / "result.json").exists():  # finished before: nothing left to do
+        return TrainResult(**json.loads((out / "result.json").read_text()))
     bar = None
     if cfg.progress:
         from tqdm.auto import tqdm

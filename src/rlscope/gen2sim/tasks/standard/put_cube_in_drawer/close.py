@@ -2,10 +2,10 @@ import numpy as np
 
 DRAWER = "cabinet/drawer_0"
 CUBE = "cube"
-# The drawer's inside in its own frame (front panel at y = 0, its top at z = 0.079, the bottom at z = -0.069,
-# the side walls' top at z = 0.032): from the asset description.
+# The drawer's inside in its own frame (front panel at y = 0, its top, the rim, at z = 0.079, the bottom at
+# z = -0.069): from the asset description. A cube centred over the bottom and below the rim is in the drawer.
 INSIDE_LOW = np.array([-0.19, 0.02, -0.07])
-INSIDE_HIGH = np.array([0.19, 0.30, 0.0])
+INSIDE_HIGH = np.array([0.19, 0.30, 0.079])
 
 
 def cube_in_drawer(state):
