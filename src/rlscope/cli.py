@@ -21,7 +21,9 @@ log = logging.getLogger("rlscope")
 def _console():
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False)
+    import shutil
+
+    return Console(stderr=False, highlight=False, width=max(100, shutil.get_terminal_size((120, 24)).columns))
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -29,7 +31,8 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 
     table = Table()
     for col in columns:
-        table.add_column(col, justify="right" if col not in ("name", "description", "source", "reason", "sub-task") else "left")
+        left = col in ("name", "description", "source", "reason", "sub-task")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col == "sub-task")
     for row in rows:
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
     console = _console()

@@ -81,7 +81,11 @@ class RLConfig:
     seed: int = 0
     """Seed of problem order, sampling and initialization."""
     threads: int = 1
-    """Torch threads."""
+    """Torch threads of the update (forward/backward)."""
+    sample_threads: int = 1
+    """Torch threads while sampling rollouts (0: same as ``threads``). Measured on 2 cores with
+    OMP_WAIT_POLICY=PASSIVE (benchmarks/bench_training.py): small-batch decoding runs faster on one
+    thread, the update on two."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -240,9 +244,11 @@ def train(cfg: RLConfig) -> dict:
                 return picked
 
             policy.eval()  # rollouts and old log-probs without dropout
+            torch.set_num_threads(cfg.sample_threads or cfg.threads)
             _, rollout, sample_stats = collect(
                 cfg, algo, sampler, tokenizer, params, rewarder, next_problems, step
             )
+            torch.set_num_threads(cfg.threads)
             ids, attn, positions = build_batch(rollout.prompt_ids, rollout.tokens, tokenizer.pad_token_id)
             temp = cfg.temperature
             first_logp = None
