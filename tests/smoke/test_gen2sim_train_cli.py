@@ -109,8 +109,8 @@ def test_reward_code_failing_during_training_is_reported_with_its_traceback(tmp_
 @needs_sandbox
 def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     run = tmp_path / "run"
-    args = ["-m", "rlscope", "gen2sim", "train", "open_drawer", "--out", str(run), "--steps", 40_960, "--no-progress",
-            "--no-video", "--no-report", "--episodes", 16]
+    args = ["-m", "rlscope", "gen2sim", "train", "open_drawer", "--out", str(run), "--steps", "40960", "--no-progress",
+            "--no-video", "--no-report", "--episodes", "16"]
     proc = subprocess.Popen([sys.executable, *args], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     metrics = run / "subtasks" / "open_drawer" / "metrics.jsonl"
