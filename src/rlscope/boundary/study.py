@@ -50,6 +50,10 @@ class StudyConfig:
     """SFT steps of the base on the teacher's answers (0: skip distillation)."""
     problems: int = 100
     """Held-out test problems."""
+    min_ops: int = 1
+    """Fewest operations of a held-out problem (7 with max_ops 8: only the hardest problems)."""
+    max_ops: int = 8
+    """Most operations of a held-out problem."""
     n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 256
     """Samples per problem (k up to n)."""
     temperature: float = 1.0
@@ -109,7 +113,12 @@ def run_study(cfg: StudyConfig) -> dict:
     write_manifest(out, "study", cfg)
     base = shipped_model(cfg.base)
     teacher = shipped_model(cfg.teacher) if cfg.teacher != "none" else None
-    bench_path = write_benchmark(sample_problems(cfg.problems, "test", seed=12345), out / "test.jsonl")
+    if not 1 <= cfg.min_ops <= cfg.max_ops:
+        from rlscope.errors import RlscopeError
+
+        raise RlscopeError(f"--min-ops {cfg.min_ops} / --max-ops {cfg.max_ops}: expected 1 <= min_ops <= max_ops")
+    held_out = sample_problems(cfg.problems, "test", seed=12345, min_ops=cfg.min_ops, max_ops=cfg.max_ops)
+    bench_path = write_benchmark(held_out, out / "test.jsonl")
     bench = f"jsonl:{bench_path}"
     timings: dict[str, float] = {}
     per_seed = []
