@@ -101,7 +101,9 @@ def _worker(mode: str, run: Path, *extra: str, unsafe: bool) -> int:
     from rlscope.sandbox.process import run_python_module
 
     res = run_python_module("rlscope.gen2sim.worker", [mode, str(run), *extra], [run], unsafe=unsafe)
-    if res.returncode not in (0, 3):
+    from rlscope.gen2sim.worker import CODE_FAILED
+
+    if res.returncode not in (0, CODE_FAILED):
         tail = res.stderr_tail.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
         raise RlscopeError(f"the {mode} worker failed ({'killed by signal %d' % res.signal if res.signal else tail[0]})"
                            + ("; it ran out of memory" if res.oom_killed else ""))
@@ -120,10 +122,8 @@ def _video(run: Path, scene_model, frames: Path, name: str) -> str | None:
     data = np.load(frames)
     if data["states"].size == 0:
         return None
-    try:
-        from rlscope.gen2sim.render import render_gif
-    except ImportError:  # pragma: no cover - render module ships with the package
-        return None
+    from rlscope.gen2sim.render import render_gif
+
     path = run / "videos" / f"{name}.gif"
     path.parent.mkdir(exist_ok=True)
     try:
