@@ -162,8 +162,10 @@ def test_ctrl_c_ends_with_one_line_and_keeps_samples(tmp_path, tiny_model, bench
     run = tmp_path / "run"
     args = ["boundary", "sample", "--model", tiny_model, "--benchmark", f"jsonl:{bench}", "-n", 96, "--batch-size", 2,
             "--max-new-tokens", 48, "--temperature", 1.0, "--threads", 1, "--no-progress", "--run", run]
+    # SIGINT may be ignored by whatever started the tests (a background job): the child must see Ctrl-C
     proc = subprocess.Popen([sys.executable, "-m", "rlscope", *map(str, args)], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = run / "results.sqlite"
     deadline = time.time() + 120
     while count(db, "generations") == 0 and time.time() < deadline and proc.poll() is None:

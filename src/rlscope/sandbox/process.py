@@ -66,13 +66,15 @@ def isolated_command(argv: Sequence[str], writable: Sequence[Path | str], bwrap:
     cmd = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
            "--unshare-user", "--uid", str(_NOBODY), "--gid", str(_NOBODY),
            "--die-with-parent", "--new-session", "--clearenv", "--hostname", "sandbox"]
+    # a private /tmp, /proc and /dev first: what is bound next may lie under /tmp (a virtual environment, a run
+    # directory) and must be mounted over the tmpfs, not hidden by it
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     binds = ReadOnlyBinds(cmd)
     binds.system(site_packages=True)
     binds.ro(sys.prefix)  # the virtual environment (pyvenv.cfg), when there is one
     binds.ro(_package_root())
     for d in ("/usr/share/glvnd", "/usr/share/egl", "/etc/fonts"):
         binds.ro(d)
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # before the writable binds: they may lie under /tmp
     for w in writable:
         binds.rw(str(Path(w).resolve()))
     for k, v in {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", **env}.items():

@@ -79,5 +79,5 @@ def test_isolated_command_binds_only_what_it_must(tmp_path):
     assert "--unshare-net" in cmd and "--die-with-parent" in cmd and "--clearenv" in cmd
     assert f"--bind {tmp_path.resolve()} {tmp_path.resolve()}" in text
     assert "--ro-bind / /" not in text and f"-bind {Path.home()} " not in text  # not the whole root, not home
-    assert cmd.index("--tmpfs") < cmd.index("--bind")  # /tmp first, so a writable dir under /tmp stays visible
+    assert cmd.index("--tmpfs") < cmd.index("--ro-bind")  # /tmp first: binds under /tmp stay visible
     assert "--setenv OMP_NUM_THREADS 1" in text
