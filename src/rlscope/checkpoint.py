@@ -60,3 +60,16 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+
+
+def truncate_metrics(path: Path, key: str, last: int) -> None:
+    """Drop the JSONL metric lines whose ``key`` (step, update) comes after ``last``: a resumed run
+    redoes them from its checkpoint. Atomic: a kill leaves the old file or the cut one."""
+    if not path.exists():
+        return
+    import json
+
+    from rlscope.config import atomic_write_text
+
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)[key] <= last]
+    atomic_write_text(path, "".join(line + "\n" for line in keep))

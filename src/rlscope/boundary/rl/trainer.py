@@ -21,7 +21,7 @@ from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.rl.advantages import masked_mean
 from rlscope.boundary.rl.algorithms import Algorithm, get_algorithm
 from rlscope.boundary.rl.losses import kl_penalty, policy_loss, token_logprobs, value_loss
-from rlscope.checkpoint import load_state, rng_state, save_checkpoint, set_rng_state
+from rlscope.checkpoint import load_state, rng_state, save_checkpoint, set_rng_state, truncate_metrics
 from rlscope.errors import RlscopeError
 from rlscope.llm.base import SampleRequest, SamplingParams
 
@@ -223,7 +223,7 @@ def train(cfg: RLConfig) -> dict:
         rng.setstate(state["data_rng"])
         step, cursor, order = state["step"], state["cursor"], state["order"]
         log.info("resuming %s at step %d", out, step)
-        _truncate_metrics(out / "metrics.jsonl", step)
+        truncate_metrics(out / "metrics.jsonl", "step", step)
     sampler = HFSampler.wrap(policy, tokenizer, batch_size=cfg.prompts_per_step * cfg.group_size)
     params = SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=cfg.max_new_tokens)
     rewarder = Rewarder()
@@ -330,16 +330,6 @@ def train(cfg: RLConfig) -> dict:
         if bar is not None:
             bar.close()
     return {"step": step, "out": str(out)}
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines of steps after the checkpoint we resume from (they will be redone)."""
-    if not path.exists():
-        return
-    from rlscope.config import atomic_write_text
-
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def _jsonable(cfg: RLConfig) -> dict:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlscope.checkpoint import truncate_metrics
 from rlscope.gen2sim.rl.ppo import (ActorCritic, Policy, PPOConfig, RewardScaler, RunningMeanStd, approx_kl,
                                     clipped_policy_loss, gae, value_loss)
 
@@ -75,14 +76,6 @@ def load_policy(path: Path | str) -> Policy:
     return Policy(net, rms)
 
 
-def _truncate_metrics(path: Path, updates: int) -> None:
-    if not path.exists():
-        return
-    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-    kept = [ln for ln in lines if json.loads(ln)["update"] <= updates]
-    path.write_text("".join(ln + "\n" for ln in kept))
-
-
 def make_envs(scene, sub, code, cfg: TrainConfig, start_states=None) -> list:
     """The training environments: ``cfg.shards`` BatchedEnvs that share ``cfg.ppo.num_envs`` copies.
 
@@ -138,7 +131,7 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
             e.rng.bit_generator.state = state
         obs = [e.reset()[0] for e in envs]  # episodes restart; the random streams continue where they were
         start_update, best, steps = ck["update"], ck["best"], ck["steps"]
-        _truncate_metrics(metrics_path, start_update)
+        truncate_metrics(metrics_path, "update", start_update)
         log.info("resumed %s at update %d (%d steps)", out, start_update, steps)
 
     def save(path: Path, update: int) -> None:

@@ -170,7 +170,6 @@ class BatchedEnv:
         self.action_space = gym.spaces.Box(-1.0, 1.0, (n, 4), np.float32)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP}
         self.bad_count = 0
-        self.steps_taken = 0
         self._executor = None
         self._pending = None
         self._t0 = np.zeros(n)
@@ -316,7 +315,6 @@ class BatchedEnv:
         self.state = self._out_state[:, -1].copy()
         self.sens = self._out_sens[:, -1].copy()
         self.t += 1
-        self.steps_taken += self.num_envs
         bad = ~np.isfinite(self.state).all(axis=1) | ~np.isfinite(self.sens).all(axis=1)
         bad |= np.abs(self.state[:, 0] - (self._t0 + self._dt)) > 1e-6  # MuJoCo reset the data: unstable
         if bad.any():

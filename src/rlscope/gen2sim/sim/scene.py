@@ -142,8 +142,6 @@ class Graspable:
     """Handles: bar axis in the body frame."""
     radius: float = 0.0
     """Objects: centre-to-face distance."""
-    site: str = ""
-    """Handles: the site at the bar centre."""
 
 
 @dataclasses.dataclass
@@ -175,11 +173,6 @@ class Scene:
         import mujoco
 
         return int(self.model.jnt_qposadr[mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_JOINT, name)])
-
-    def body_id(self, name: str) -> int:
-        import mujoco
-
-        return int(mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name))
 
 
 def _f(values) -> str:
@@ -326,7 +319,7 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
             handles.append(hname)
             axis_world = np.asarray(h.axis, float)
             graspables.append(Graspable(hname, f"{a.name}/{h.link}", "handle", half_length=max(h.size) / 2,
-                                        axis=tuple(axis_world), site=hname))
+                                        axis=tuple(axis_world)))
     for o in spec.objects:
         if o.asset is not None:
             radius = _asset_object_xml(world, assets_el, contact, o, base)
