@@ -22,7 +22,10 @@ discount, GAE lambda, clipping and networks (two tanh layers of 64 for actor and
 Both trainers run the same number of steps (``--steps`` rounded to whole rollouts of
 ``num_envs x rollout_steps``) on one torch thread. Success is the share of episodes that ended
 in the last 10% of the updates (at least one) that met the sub-task's success test.
-The raw rates are measured for ``--seconds`` each after a warm-up.
+The raw rates are measured for ``--seconds`` each after a warm-up; the raw simulation once before and
+once after our training (the machine's speed drifts), their mean being the reference. CPU time per
+env-step (all threads) of the raw simulation, of our training and of its PPO update alone gives the
+ceiling of ours / raw sim that perfect use of both cores would reach at this learner's cost.
 
     python benchmarks/bench_gen2sim_ppo.py                        # open_drawer, 100k steps, 64 envs
     python benchmarks/bench_gen2sim_ppo.py --steps 4096 --seconds 1 --json ppo.json
@@ -47,6 +50,14 @@ import numpy as np
 
 
 SB3 = "SB3 PPO (VecNormalize)"
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread included."""
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def task_dir(arg: str) -> Path:
@@ -212,24 +223,54 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      "seconds": seconds, "success": success})
         print(f"  {method}: {rate:.0f} env-steps/s", flush=True)
 
-    env = make_env()
-    try:
-        rate, n = raw_sim_rate(env, args.seconds, args.seed, args.nthread)
-        add("raw sim (mujoco.rollout)", rate, n, n / rate, float("nan"))
-        rate, n = env_random_rate(env, args.seconds, args.seed)
-        add("env, random actions", rate, n, n / rate, float("nan"))
-    finally:
-        env.close()
+    raw_runs: list[tuple[float, int, float]] = []  # (rate, steps, CPU s), before and after our training
 
+    def measure_raw() -> None:
+        env = make_env()
+        try:
+            c0 = cpu_seconds()
+            rate, n = raw_sim_rate(env, args.seconds, args.seed, args.nthread)
+            raw_runs.append((rate, n, cpu_seconds() - c0))
+            if len(raw_runs) == 1:
+                rate, n = env_random_rate(env, args.seconds, args.seed)
+                add("env, random actions", rate, n, n / rate, float("nan"))
+        finally:
+            env.close()
+
+    measure_raw()
+    import rlscope.gen2sim.rl.train as train_mod
+
+    update_cpu = [0.0]
+    plain_update = train_mod.ppo_update
+
+    def timed_update(*a, **kw):  # CPU time of the PPO update alone (the thread that runs it)
+        t0 = time.thread_time()
+        try:
+            return plain_update(*a, **kw)
+        finally:
+            update_cpu[0] += time.thread_time() - t0
+
+    train_mod.ppo_update = timed_update
     cfg = TrainConfig(total_steps=steps, seed=args.seed, nthread=args.nthread, progress=False, ppo=ppo, shards=args.shards)
     envs = make_envs(scene, sub, code, cfg)
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            c0 = cpu_seconds()
             res = train(envs, cfg, tmp)
+            ours_cpu = cpu_seconds() - c0
             add("ours PPO", res.steps_per_s, res.steps, res.seconds, ours_success(Path(tmp) / "metrics.jsonl", res.updates))
     finally:
+        train_mod.ppo_update = plain_update
         for e in envs:
             e.close()
+    measure_raw()
+    raw_rate = sum(r for r, _, _ in raw_runs) / len(raw_runs)  # the machine's speed drifts: before and after
+    rows.insert(0, {"method": "raw sim (mujoco.rollout)", "env_steps_per_s": raw_rate, "physics_steps_per_s": raw_rate * substeps,
+                    "steps": sum(n for _, n, _ in raw_runs), "seconds": sum(n / r for r, n, _ in raw_runs), "success": float("nan"),
+                    "runs": [r for r, _, _ in raw_runs]})
+    print(f"  raw sim (mujoco.rollout): {raw_rate:.0f} env-steps/s (mean of {raw_runs[0][0]:.0f} before and {raw_runs[1][0]:.0f} after)")
+    physics_ms = 1e3 * sum(c for *_, c in raw_runs) / sum(n for _, n, _ in raw_runs)  # CPU ms per env-step
+    ours_ms, update_ms = 1e3 * ours_cpu / res.steps, 1e3 * update_cpu[0] / res.steps
 
     if not args.skip_sb3:
         import itertools
@@ -268,6 +309,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print()
     print(f"ours / SB3 = {ours / sb3:.2f} (target >= 3)" if sb3 else "ours / SB3 = - (SB3 skipped; target >= 3)")
     print(f"ours / raw sim = {ours / raw:.2f} (target >= 0.7); ours / env with random actions = {ours / env_rate:.2f}")
+    print()
+    print("CPU per 1,000 env-steps (all threads): physics alone (raw sim) "
+          f"{physics_ms * 1e3:.0f} ms; ours {ours_ms * 1e3:.0f} ms, of which the PPO update {update_ms * 1e3:.0f} ms")
+    print(f"ceiling of ours / raw sim with both cores always busy: {physics_ms / ours_ms:.2f} as trained; "
+          f"{physics_ms / (physics_ms + update_ms):.2f} if everything but physics and the update cost nothing")
 
     out = {
         "config": {"task": task.task_id, "subtask": sub.name, "num_envs": args.num_envs, "rollout_steps": args.rollout_steps, "shards": args.shards,
@@ -279,6 +325,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours_over_sb3": ours / sb3 if sb3 else None,
         "ours_over_raw_sim": ours / raw,
         "ours_over_env_random": ours / env_rate,
+        "cpu_ms_per_1000_steps": {"physics": physics_ms * 1e3, "ours": ours_ms * 1e3, "ours_update": update_ms * 1e3},
+        "ceiling_ours_over_raw": physics_ms / ours_ms,
+        "ceiling_update_only": physics_ms / (physics_ms + update_ms),
     }
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=2) + "\n")

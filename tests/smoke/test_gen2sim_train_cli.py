@@ -37,7 +37,7 @@ def _task_with_code(tmp_path: Path, code: str) -> Path:
 def test_open_drawer_learns_in_the_sandbox_and_reports(tmp_path):
     """The standard drawer skill, trained and evaluated over 100 episodes, succeeds honestly; the report loads."""
     run = tmp_path / "run"
-    out = rlscope("gen2sim", "train", "open_drawer", "--out", run, "--steps", 90_000, "--no-progress")
+    out = rlscope("gen2sim", "train", "open_drawer", "--out", run, "--no-progress")  # its default budget
     summary = json.loads((run / "summary.json").read_text())
     ev = summary["subtasks"][0]["eval"]
     assert ev["episodes"] == 100

@@ -81,3 +81,64 @@ def test_reward_scaler_divides_by_return_std():
         out = s(rng.normal(0, 5.0, 2), np.zeros(2, dtype=bool))
     assert np.sqrt(s.rms.var) == pytest.approx(5.0, rel=0.05)
     assert abs(out).max() < 10.0
+
+
+def test_gaussian_logp_matches_torch_normal():
+    from rlscope.gen2sim.rl.ppo import gaussian_logp
+
+    g = torch.Generator().manual_seed(0)
+    mean, a = torch.randn(7, 4, generator=g), torch.randn(7, 4, generator=g)
+    log_std = torch.tensor([-0.5, 0.0, 0.3, -1.2])
+    want = torch.distributions.Normal(mean, log_std.exp()).log_prob(a).sum(-1)
+    assert torch.allclose(gaussian_logp(a, mean, log_std), want, atol=1e-5)
+
+
+def test_numpy_snapshot_acts_like_the_network_and_stays_frozen():
+    from rlscope.gen2sim.rl.ppo import ActorCritic, gaussian_logp
+
+    torch.manual_seed(0)
+    net = ActorCritic(9, 4, hidden=16)
+    with torch.no_grad():
+        net.actor[-1].weight.normal_()  # a policy whose mean is not ~0
+        net.log_std.copy_(torch.tensor([-0.5, -0.2, 0.1, -1.0]))
+    snap = net.snapshot()
+    x = np.random.default_rng(1).standard_normal((5, 9)).astype(np.float32)
+    xt = torch.from_numpy(x)
+    with torch.no_grad():
+        mean, value = net.actor(xt).numpy(), net.value(xt).numpy()
+    a_det, _, v = snap.act(x, np.random.default_rng(0), deterministic=True)
+    np.testing.assert_allclose(a_det, mean, atol=1e-5)
+    np.testing.assert_allclose(v, value, atol=1e-5)
+    a, logp, _ = snap.act(x, np.random.default_rng(2))
+    assert a.dtype == np.float32 and not np.allclose(a, mean)
+    with torch.no_grad():  # the log-probability it reports is the network's for the action it took
+        want = gaussian_logp(torch.from_numpy(a), torch.from_numpy(mean), net.log_std).numpy()
+    np.testing.assert_allclose(logp, want, atol=1e-4)
+    with torch.no_grad():
+        for q in net.parameters():
+            q.add_(1.0)
+    np.testing.assert_allclose(snap.act(x, np.random.default_rng(0), deterministic=True)[0], a_det)  # a copy
+
+
+def test_ppo_update_raises_the_probability_of_advantaged_actions():
+    from rlscope.gen2sim.rl.ppo import ActorCritic, PPOConfig, gaussian_logp
+    from rlscope.gen2sim.rl.train import Batch, ppo_update
+
+    torch.manual_seed(0)
+    net = ActorCritic(3, 4, hidden=16)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    n = 256
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(n, 3, generator=g)
+    with torch.no_grad():
+        act = net.actor(obs) + 0.5 * torch.randn(n, 4, generator=g)
+        logp = gaussian_logp(act, net.actor(obs), net.log_std)
+    adv = act[:, 0].clone()  # actions with a larger first component were better
+    b = Batch(obs, act, logp, torch.zeros(n), adv, torch.zeros(n))
+    stats = ppo_update(net, opt, b, PPOConfig(epochs=4, minibatches=4), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        new_logp = gaussian_logp(act, net.actor(obs), net.log_std)
+    gain = ((new_logp - logp) * adv).mean()
+    assert gain > 0  # log-probability moved towards positive advantages
+    assert set(stats) == {"losses/policy", "losses/value", "losses/approx_kl", "losses/clipfrac"}
+    assert 0.0 <= stats["losses/clipfrac"] <= 1.0 and stats["losses/approx_kl"] >= 0.0

@@ -50,6 +50,14 @@ class PPOConfig:
     """Scale rewards by the running standard deviation of the discounted return."""
     torch_threads: int = 1
     """Threads for the networks (physics uses the other core)."""
+    overlap: bool = False
+    """Update on batch k while batch k + 1 is collected by the policy from before that update (a lag of
+    one update; the clipped ratio is taken against the policy that acted), so the update's CPU time
+    fills cores the rollout leaves idle. Measured ~10% more steps/s with one env shard, but fewer
+    successes per step (open_door after 150k steps: 0.50 and 0.58 against 0.87 and 0.83)."""
+
+
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 # -- pure functions -----------------------------------------------------------------------------
@@ -85,6 +93,12 @@ def value_loss(v: torch.Tensor, old_v: torch.Tensor, returns: torch.Tensor, clip
     if clip is not None:
         err = torch.max(err, (old_v + (v - old_v).clamp(-clip, clip) - returns) ** 2)
     return 0.5 * err.mean()
+
+
+def gaussian_logp(actions: torch.Tensor, mean: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+    """Log-density of a diagonal Gaussian, summed over action dimensions. (B, A), (B, A), (A,) -> (B,)."""
+    z = (actions - mean) * torch.exp(-log_std)
+    return -0.5 * z.square().sum(-1) - log_std.sum() - 0.5 * actions.shape[-1] * _LOG_2PI
 
 
 def approx_kl(logp: torch.Tensor, old_logp: torch.Tensor) -> torch.Tensor:
@@ -175,6 +189,48 @@ class ActorCritic(nn.Module):
         d = self.dist(obs)
         a = d.mean if deterministic else d.sample()
         return a, d.log_prob(a).sum(-1), self.value(obs)
+
+    def snapshot(self) -> NumpyActorCritic:
+        """A copy of the current weights that acts in NumPy (no autograd, no torch dispatch per step)."""
+        return NumpyActorCritic(self)
+
+
+class NumpyActorCritic:
+    """The acting half of an :class:`ActorCritic`, frozen at the weights it was made from.
+
+    Rollouts call it once per step on a few dozen observations, where torch's per-call overhead costs
+    more than the arithmetic; it also stays valid while the network it came from is being updated.
+    """
+
+    def __init__(self, net: ActorCritic):
+        def layers(seq: nn.Sequential) -> list[tuple[np.ndarray, np.ndarray]]:
+            return [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in seq if isinstance(m, nn.Linear)]
+
+        self.actor, self.critic = layers(net.actor), layers(net.critic)
+        self.log_std = net.log_std.detach().numpy().astype(np.float64).copy()
+        self.std = np.exp(self.log_std)
+
+    @staticmethod
+    def _mlp(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        for k, (w, b) in enumerate(layers):
+            x = x @ w + b
+            if k < len(layers) - 1:
+                np.tanh(x, out=x)
+        return x
+
+    def value(self, obs: np.ndarray) -> np.ndarray:
+        """(B, O) float32 -> (B,) float32."""
+        return self._mlp(obs, self.critic)[:, 0]
+
+    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(B, O) float32 -> action (B, A) float32, log-prob (B,), value (B,)."""
+        mean = self._mlp(obs, self.actor)
+        if deterministic:
+            return mean, np.full(len(mean), -self.log_std.sum() - 0.5 * mean.shape[1] * _LOG_2PI, np.float32), self.value(obs)
+        z = rng.standard_normal(mean.shape)
+        action = (mean + z * self.std).astype(np.float32)
+        logp = -0.5 * np.square(z).sum(1) - self.log_std.sum() - 0.5 * mean.shape[1] * _LOG_2PI
+        return action, logp.astype(np.float32), self.value(obs)
 
 
 class Policy:

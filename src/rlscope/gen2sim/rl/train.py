@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ import torch
 
 from rlscope.checkpoint import truncate_metrics
 from rlscope.gen2sim.rl.ppo import (ActorCritic, Policy, PPOConfig, RewardScaler, RunningMeanStd, approx_kl,
-                                    clipped_policy_loss, gae, value_loss)
+                                    clipped_policy_loss, gae, gaussian_logp, value_loss)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,52 @@ def make_envs(scene, sub, code, cfg: TrainConfig, start_states=None) -> list:
                        start_states=start_states) for i in range(k)]
 
 
+@dataclasses.dataclass
+class Batch:
+    """One rollout, flattened to B = T x N samples, ready for the update (torch views of NumPy buffers)."""
+
+    obs: torch.Tensor  # (B, O) normalized observations the policy saw
+    act: torch.Tensor  # (B, A)
+    logp: torch.Tensor  # (B,) log-probabilities under the policy that acted
+    val: torch.Tensor  # (B,) its value estimates
+    adv: torch.Tensor  # (B,)
+    ret: torch.Tensor  # (B,)
+
+
+def ppo_update(net: ActorCritic, opt: torch.optim.Optimizer, b: Batch, p: PPOConfig, gen: torch.Generator) -> dict[str, float]:
+    """PPO epochs over one batch: clipped policy loss, (clipped) value loss, entropy bonus, global grad-norm
+    clipping. Returns the mean losses, the approximate KL and the clip fraction."""
+    n = b.obs.shape[0]
+    mb = n // p.minibatches
+    params = list(net.parameters())
+    stats = []
+    for _ in range(p.epochs):
+        perm = torch.randperm(n, generator=gen)
+        for s in range(0, n - mb + 1, mb):
+            i = perm[s:s + mb]
+            x, old_logp = b.obs[i], b.logp[i]
+            logp = gaussian_logp(b.act[i], net.actor(x), net.log_std)
+            a = b.adv[i]
+            a = (a - a.mean()) / (a.std() + 1e-8)
+            pl = clipped_policy_loss(logp, old_logp, a, p.clip)
+            vl = value_loss(net.value(x), b.val[i], b.ret[i], p.clip if p.clip_value else None)
+            loss = pl + p.vf_coef * vl
+            if p.ent_coef:  # a diagonal Gaussian's entropy depends on the log std alone
+                loss = loss - p.ent_coef * (net.log_std.sum() + 0.5 * net.log_std.numel() * (1.0 + math.log(2 * math.pi)))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, p.max_grad_norm, foreach=True)
+            opt.step()
+            with torch.no_grad():
+                log_ratio = logp - old_logp
+                stats.append(torch.stack([pl, vl, approx_kl(logp, old_logp),
+                                          ((log_ratio.exp() - 1).abs() > p.clip).float().mean()]))
+    if not stats:
+        return {}
+    mean = torch.stack(stats).mean(0).tolist()
+    return dict(zip(("losses/policy", "losses/value", "losses/approx_kl", "losses/clipfrac"), mean))
+
+
 def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
     """Train a policy on ``envs`` (a BatchedEnv or a list of shards, see :func:`make_envs`); resumes from
     ``out_dir/checkpoint.pt`` if present."""
@@ -110,6 +157,8 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
     torch.manual_seed(cfg.seed)
     net = ActorCritic(O, 4, p.hidden, p.init_log_std)
     opt = torch.optim.Adam(net.parameters(), lr=p.lr, eps=1e-5, foreach=True)
+    gen = torch.Generator().manual_seed(cfg.seed)  # minibatch order
+    noise = np.random.default_rng([cfg.seed, 7])  # action noise
     obs_rms = RunningMeanStd((O,)) if p.norm_obs else None
     scaler = RewardScaler(N, p.gamma) if p.norm_reward else None
     start_update, best, steps = 0, -1.0, 0
@@ -126,7 +175,9 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
             obs_rms.load_state_dict(ck["obs_rms"])
         if scaler is not None:
             scaler.load_state_dict(ck["reward_scaler"])
-        torch.set_rng_state(ck["torch_rng"])
+        gen.set_state(ck["torch_rng"])
+        if "noise_rng" in ck:
+            noise.bit_generator.state = ck["noise_rng"]
         for e, state in zip(envs, ck["env_rng"]):
             e.rng.bit_generator.state = state
         obs = [e.reset()[0] for e in envs]  # episodes restart; the random streams continue where they were
@@ -136,9 +187,10 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
 
     def save(path: Path, update: int) -> None:
         _atomic_save({"net": net.state_dict(), "opt": opt.state_dict(), "obs_rms": obs_rms.state_dict() if obs_rms else None,
-                      "reward_scaler": scaler.state_dict() if scaler else None, "torch_rng": torch.get_rng_state(),
-                      "env_rng": [e.rng.bit_generator.state for e in envs], "update": update, "best": best,
-                      "steps": steps, "obs_size": O, "ppo": dataclasses.asdict(p), "subtask": env0.sub.name}, path)
+                      "reward_scaler": scaler.state_dict() if scaler else None, "torch_rng": gen.get_state(),
+                      "noise_rng": noise.bit_generator.state, "env_rng": [e.rng.bit_generator.state for e in envs],
+                      "update": update, "best": best, "steps": steps, "obs_size": O, "ppo": dataclasses.asdict(p),
+                      "subtask": env0.sub.name}, path)
 
     if start_update >= n_updates and (out / "result.json").exists():  # finished before: nothing left to do
         return TrainResult(**json.loads((out / "result.json").read_text()))
@@ -147,108 +199,36 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_updates * batch, initial=start_update * batch, unit="step", dynamic_ncols=True, desc=env0.sub.name)
-    b_obs = torch.zeros((T, N, O))
-    b_act = torch.zeros((T, N, 4))
-    b_logp, b_rew, b_done, b_val = (torch.zeros((T, N)) for _ in range(4))
     t_start = time.perf_counter()
     steps_at_start = steps
     final_success = 0.0
     ret_acc = np.zeros(N)
     background = len(envs) > 1
-    for update in range(start_update, n_updates):
-        frac = 1.0 - update / n_updates
-        for group in opt.param_groups:
-            group["lr"] = frac * p.lr
-        ep_success: list[float] = []
-        ep_return: list[float] = []
-        comp_sums: dict[str, float] = {}
-        pen_max = 0.0
-        raw_obs: list[np.ndarray] = []
-        # shard i acts at step t, then its physics runs while the other shards are served
-        for t in range(T + 1):
-            for i, e in enumerate(envs):
-                sl = shard[i]
-                if t > 0:  # finish step t - 1 of this shard
-                    nobs, reward, term, trunc, info = e.step_wait()
-                    done = term | trunc
-                    ret_acc[sl] += reward
-                    r = reward.astype(np.float64)
-                    if trunc.any():  # time limit: bootstrap from the value of the last observation
-                        fo = info["final_obs"][trunc]
-                        fo = obs_rms.normalize(fo) if obs_rms is not None else fo
-                        with torch.no_grad():
-                            v = net.value(torch.as_tensor(fo, dtype=torch.float32)).numpy()
-                        r[trunc] += p.gamma * v * (1.0 if scaler is None else np.sqrt(scaler.rms.var + 1e-8))
-                    if scaler is not None:
-                        r = scaler(r, done, sl)
-                    b_rew[t - 1, sl] = torch.as_tensor(r, dtype=torch.float32)
-                    b_done[t - 1, sl] = torch.as_tensor(done, dtype=torch.float32)
-                    for k, v in info["components"].items():
-                        comp_sums[k] = comp_sums.get(k, 0.0) + float(v.mean()) * e.num_envs / N
-                    pen_max = max(pen_max, float(info["penetration"].max()))
-                    if done.any():
-                        ep_success += info["success"][done].astype(float).tolist()
-                        ep_return += ret_acc[sl][done].tolist()
-                        ret_acc[np.flatnonzero(done) + sl.start] = 0.0
-                    obs[i] = nobs
-                if t == T:
-                    continue
-                if obs_rms is not None:  # statistics move once per rollout: one normalization within a batch
-                    raw_obs.append(obs[i])
-                    x = obs_rms.normalize(obs[i])
-                else:
-                    x = obs[i]
-                xt = torch.as_tensor(x, dtype=torch.float32)
-                with torch.no_grad():
-                    action, logp, value = net.act(xt)
-                b_obs[t, sl], b_act[t, sl], b_logp[t, sl], b_val[t, sl] = xt, action, logp, value
-                e.step_async(action.numpy(), background=background)
-        steps += batch
-        if obs_rms is not None:
-            obs_rms.update(np.concatenate(raw_obs))
-        x = np.concatenate([obs_rms.normalize(o) if obs_rms is not None else o for o in obs])
-        with torch.no_grad():
-            next_value = net.value(torch.as_tensor(x, dtype=torch.float32))
-        adv, ret = gae(b_rew, b_val, b_done, next_value, p.gamma, p.gae_lambda)
-        f_obs, f_act = b_obs.reshape(batch, -1), b_act.reshape(batch, -1)
-        f_logp, f_adv, f_ret, f_val = b_logp.reshape(-1), adv.reshape(-1), ret.reshape(-1), b_val.reshape(-1)
-        mb = batch // p.minibatches
-        stats: dict[str, list[float]] = {"losses/policy": [], "losses/value": [], "losses/approx_kl": [], "losses/clipfrac": []}
-        for _ in range(p.epochs):
-            perm = torch.randperm(batch)
-            for s in range(0, batch, mb):
-                i = perm[s:s + mb]
-                d = net.dist(f_obs[i])
-                logp = d.log_prob(f_act[i]).sum(-1)
-                a = f_adv[i]
-                a = (a - a.mean()) / (a.std() + 1e-8)
-                pl = clipped_policy_loss(logp, f_logp[i], a, p.clip)
-                vl = value_loss(net.value(f_obs[i]), f_val[i], f_ret[i], p.clip if p.clip_value else None)
-                ent = d.entropy().sum(-1).mean()
-                loss = pl + p.vf_coef * vl - p.ent_coef * ent
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), p.max_grad_norm)
-                opt.step()
-                with torch.no_grad():
-                    stats["losses/policy"].append(float(pl))
-                    stats["losses/value"].append(float(vl))
-                    stats["losses/approx_kl"].append(float(approx_kl(logp, f_logp[i])))
-                    stats["losses/clipfrac"].append(float(((logp - f_logp[i]).exp().sub(1).abs() > p.clip).float().mean()))
-        success = float(np.mean(ep_success)) if ep_success else float("nan")
-        if ep_success:
+    executor = None
+    if p.overlap:
+        from concurrent.futures import ThreadPoolExecutor
+
+        executor = ThreadPoolExecutor(1, thread_name_prefix="ppo-update")
+    actor = net.snapshot()
+    pending = None  # (update index, future of its losses, its rollout statistics)
+
+    def finish(update: int, losses: dict[str, float], roll: dict[str, Any]) -> None:
+        """After update ``update``: its metrics row, best policy, checkpoint, progress."""
+        nonlocal best, steps, final_success
+        steps = (update + 1) * batch
+        success = roll["success"]
+        if roll["episodes"]:
             final_success = success
         elapsed = time.perf_counter() - t_start
         row = {"update": update + 1, "steps": steps, "charts/success_rate": success,
-               "charts/episodic_return": float(np.mean(ep_return)) if ep_return else float("nan"),
-               "charts/episodes": len(ep_success), "charts/max_penetration": pen_max,
+               "charts/episodic_return": roll["return"], "charts/episodes": roll["episodes"],
+               "charts/max_penetration": roll["pen_max"],
                "charts/steps_per_s": (steps - steps_at_start) / max(elapsed, 1e-9), "charts/seconds": elapsed,
                "charts/log_std": float(net.log_std.detach().mean()), "charts/bad_steps": sum(e.bad_count for e in envs),
-               **{k: float(np.mean(v)) for k, v in stats.items()},
-               **{f"reward/{k}": v / T for k, v in comp_sums.items()}}
+               **losses, **roll["components"]}
         with open(metrics_path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
-        if ep_success and success >= best:
+        if roll["episodes"] and success >= best:
             best = success
             save(out / "best.pt", update + 1)
         if (update + 1) % cfg.checkpoint_every == 0 or update + 1 == n_updates:
@@ -256,8 +236,85 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
         if bar is not None:
             bar.update(batch)
             bar.set_postfix(success=f"{success:.2f}", sps=f"{row['charts/steps_per_s']:.0f}")
-    if bar is not None:
-        bar.close()
+
+    b_obs = np.zeros((T, N, O), np.float32)
+    b_act = np.zeros((T, N, 4), np.float32)
+    b_logp, b_val = np.zeros((T, N), np.float32), np.zeros((T, N), np.float32)
+    b_rew, b_done = np.zeros((T, N), np.float32), np.zeros((T, N), np.float32)
+    try:
+        for update in range(start_update, n_updates):
+            ep_success: list[float] = []
+            ep_return: list[float] = []
+            comp_sums: dict[str, float] = {}
+            pen_max = 0.0
+            raw_obs: list[np.ndarray] = []
+            # shard i acts at step t, then its physics runs while the other shards are served
+            for t in range(T + 1):
+                for i, e in enumerate(envs):
+                    sl = shard[i]
+                    if t > 0:  # finish step t - 1 of this shard
+                        nobs, reward, term, trunc, info = e.step_wait()
+                        done = term | trunc
+                        ret_acc[sl] += reward
+                        r = reward.astype(np.float64)
+                        if trunc.any():  # time limit: bootstrap from the value of the last observation
+                            fo = info["final_obs"][trunc]
+                            fo = obs_rms.normalize(fo) if obs_rms is not None else fo
+                            v = actor.value(fo.astype(np.float32))
+                            r[trunc] += p.gamma * v * (1.0 if scaler is None else np.sqrt(scaler.rms.var + 1e-8))
+                        if scaler is not None:
+                            r = scaler(r, done, sl)
+                        b_rew[t - 1, sl] = r
+                        b_done[t - 1, sl] = done
+                        for k, v in info["components"].items():
+                            comp_sums[k] = comp_sums.get(k, 0.0) + float(v.mean()) * e.num_envs / N
+                        pen_max = max(pen_max, float(info["penetration"].max()))
+                        if done.any():
+                            ep_success += info["success"][done].astype(float).tolist()
+                            ep_return += ret_acc[sl][done].tolist()
+                            ret_acc[np.flatnonzero(done) + sl.start] = 0.0
+                        obs[i] = nobs
+                    if t == T:
+                        continue
+                    if obs_rms is not None:  # statistics move once per rollout: one normalization within a batch
+                        raw_obs.append(obs[i])
+                        x = obs_rms.normalize(obs[i])
+                    else:
+                        x = obs[i]
+                    b_obs[t, sl] = x
+                    x = b_obs[t, sl]
+                    action, b_logp[t, sl], b_val[t, sl] = actor.act(x, noise)
+                    b_act[t, sl] = action
+                    e.step_async(action, background=background)
+            if obs_rms is not None:
+                obs_rms.update(np.concatenate(raw_obs))
+            x = np.concatenate([obs_rms.normalize(o) if obs_rms is not None else o for o in obs]).astype(np.float32)
+            tensors = [torch.from_numpy(a.copy()) for a in (b_rew, b_val, b_done)]
+            adv, ret = gae(*tensors, torch.from_numpy(actor.value(x)), p.gamma, p.gae_lambda)
+            data = Batch(torch.from_numpy(b_obs.reshape(batch, O).copy()), torch.from_numpy(b_act.reshape(batch, 4).copy()),
+                         torch.from_numpy(b_logp.reshape(-1).copy()), tensors[1].reshape(-1), adv.reshape(-1), ret.reshape(-1))
+            roll = {"success": float(np.mean(ep_success)) if ep_success else float("nan"), "episodes": len(ep_success),
+                    "return": float(np.mean(ep_return)) if ep_return else float("nan"), "pen_max": pen_max,
+                    "components": {f"reward/{k}": v / T for k, v in comp_sums.items()}}
+            if pending is not None:  # the previous update ran while this batch was collected
+                finish(pending[0], pending[1].result(), pending[2])
+                pending = None
+            for group in opt.param_groups:
+                group["lr"] = (1.0 - update / n_updates) * p.lr
+            if executor is not None:  # the next batch is collected by the policy before this update
+                actor = net.snapshot()
+                pending = (update, executor.submit(ppo_update, net, opt, data, p, gen), roll)
+            else:
+                finish(update, ppo_update(net, opt, data, p, gen), roll)
+                actor = net.snapshot()
+        if pending is not None:
+            finish(pending[0], pending[1].result(), pending[2])
+            pending = None
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - t_start
     if not (out / "best.pt").exists():
         save(out / "best.pt", n_updates)
