@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	# CPU build of torch (a plain `torch` requirement would pull a multi-GB CUDA build)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements.lock
+	# robosuite's robot models, for the Panda arm option: rlscope reads the files, never imports the package
+	$(PY) -m pip install -q --no-deps robosuite==1.5.2
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -1,5 +1,6 @@
 """The real `rlscope gen2sim train|run` CLI: sandboxed task code, learning, kill -9 and resume, reports."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -159,3 +160,19 @@ def test_run_from_a_photo_and_a_procedural_asset(tmp_path):
     assert run_task["scene"]["objects"][0]["asset"] == "assets/mug"  # the run directory is self-contained
     assert (out / "runs" / "push_mug" / "task" / "assets" / "mug" / "asset.json").exists()
     assert (out / "index.html").read_text().count("report.html") == 2
+
+
+@needs_sandbox
+@pytest.mark.skipif(importlib.util.find_spec("robosuite") is None, reason="robosuite's model files are not installed")
+def test_panda_arm_opens_the_drawer(tmp_path):
+    """`--arm panda`: the same skill with the gripper carried by a Panda, learned and evaluated in the sandbox."""
+    run = tmp_path / "run"
+    out = rlscope("gen2sim", "train", "open_drawer", "--arm", "panda", "--out", run, "--no-progress", "--no-video",
+                  "--no-report")
+    assert "open_drawer" in out.stdout
+    task = json.loads((run / "task" / "task.json").read_text())
+    assert task["scene"]["gripper"]["arm"] == "panda"
+    ev = json.loads((run / "summary.json").read_text())["subtasks"][0]["eval"]
+    assert ev["honest_success_rate"] >= 0.8, ev
+    proc = rlscope("gen2sim", "train", "open_drawer", "--arm", "none", "--out", run, check=False)
+    assert proc.returncode == 2 and "arm 'panda', not 'none'" in proc.stderr

@@ -72,7 +72,18 @@ class TrainTaskConfig:
     """Run task code without the sandbox when bubblewrap is missing (never needed where it is installed)."""
     progress: bool = True
     """Progress bars."""
+    arm: str | None = None
+    """Carry the gripper with this arm (``panda``, from robosuite's model files) instead of letting it
+    float; None: as the task's scene says."""
     ppo: PPOConfig = PPOConfig()
+
+
+def with_arm(task, arm: str | None):
+    """The task with its gripper carried by ``arm`` (unchanged for None)."""
+    if arm is None:
+        return task
+    scene = task.scene
+    return dataclasses.replace(task, scene=dataclasses.replace(scene, gripper=dataclasses.replace(scene.gripper, arm=arm)))
 
 
 def copy_task(task, dest: Path) -> None:
@@ -141,12 +152,19 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     src = resolve_task_dir(cfg.task)
-    task = load_task(src)
-    run = cfg.out or Path("runs") / "gen2sim" / task.task_id
+    task = with_arm(load_task(src), cfg.arm)
+    if task.scene.gripper.arm == "panda":
+        from rlscope.gen2sim.sim.panda import model_file
+
+        model_file()  # one clear line here rather than a failed check in the sandbox
+    run = cfg.out or Path("runs") / "gen2sim" / (task.task_id + (f"-{cfg.arm}" if cfg.arm else ""))
     run.mkdir(parents=True, exist_ok=True)
     if not (run / "task" / "task.json").exists():
         copy_task(task, run / "task")
     task = load_task(run / "task")
+    if cfg.arm is not None and task.scene.gripper.arm != cfg.arm:
+        raise RlscopeError(f"{run} holds a run of {task.task_id} with arm {task.scene.gripper.arm!r}, not {cfg.arm!r}; "
+                           "choose another --out")
     write_manifest(run, "train", cfg)
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
            "ppo": dataclasses.asdict(cfg.ppo)}
@@ -227,6 +245,8 @@ class RunConfig:
     unsafe: bool = False
     """Run task code without the sandbox when bubblewrap is missing."""
     progress: bool = True
+    arm: str | None = None
+    """Carry the gripper with this arm (``panda``) in every task; None: as each task says."""
     ppo: PPOConfig = PPOConfig()
 
 
@@ -283,7 +303,7 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
         say(f"== task {task.task_id}: {task.description}")
         tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
-                               progress=cfg.progress, ppo=cfg.ppo)
+                               progress=cfg.progress, arm=cfg.arm, ppo=cfg.ppo)
         summaries.append(run_train(tcfg, print_fn=print_fn))
     index = write_index(out, summaries)
     return {"out": str(out), "index": str(index), "runs": summaries}

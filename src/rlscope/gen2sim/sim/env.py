@@ -228,6 +228,12 @@ class BatchedEnv:
             d.qpos[self.scene.joint_qpos_adr(name)] = jlo + self.rng.uniform(lo, hi) * (jhi - jlo)
         for a in range(3):
             d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
+        if self.scene.arm is not None:  # the arm's joints where its flange meets the drawn gripper position
+            from rlscope.gen2sim.sim.panda import solve_ik
+            from rlscope.gen2sim.sim.scene import TIP_DEPTH
+
+            palm = self.scene.tip0 + d.qpos[self.scene.gripper_qpos] + np.array([0.0, 0.0, TIP_DEPTH])
+            solve_ik(self.scene.model, d, self.scene.arm, palm)
         for name, spec in init.objects.items():
             if "xy" in spec:
                 (xlo, ylo), (xhi, yhi) = spec["xy"]
@@ -293,6 +299,8 @@ class BatchedEnv:
         eq = self._ctrl[:, 0, self._nu:]
         eq[:] = 0.0
         eq[:, 0] = 1.0  # finger coupling
+        if self.scene.arm is not None:
+            eq[:, self.scene.arm.weld] = 1.0  # the arm's flange stays on the palm
         held = self.attached >= 0
         eq[np.flatnonzero(held), 1 + self.attached[held]] = 1.0
         self._t0 = self.state[:, 0].copy()

@@ -9,6 +9,8 @@ joints with force-limited position servos (it cannot push harder than :attr:`Gri
 so it cannot bulldoze through parts as a stiff mocap weld does) and two coupled fingers. Suction
 grasping is a ``connect`` constraint per graspable body, switched on by the environment.
 
+Optionally a Franka Panda arm carries the gripper (:mod:`rlscope.gen2sim.sim.panda`, ``GripperSpec.arm``).
+
 Contacts are stiff (``solref`` at twice the timestep, ``solimp`` up to 0.99 on thin parts); a contact
 sensor per gripper and object measures penetration every step.
 """
@@ -94,6 +96,11 @@ class GripperSpec:
     damping: float = 60.0
     """Viscous damping of the Cartesian joints (N s/m)."""
     mass: float = 0.5
+    arm: str = "none"
+    """``none``: the gripper floats; ``panda``: a Franka Panda arm carries it (its flange welded to the
+    palm; needs robosuite's model files, see :mod:`rlscope.gen2sim.sim.panda`)."""
+    arm_base: tuple[float, float, float] = (0.0, -0.6, 0.0)
+    """Where the arm's base stands (it faces +y, towards the assets)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,6 +175,8 @@ class Scene:
     """Actuator ids of the three Cartesian servos; the finger servo is the last actuator."""
     tip0: np.ndarray
     """(3,) tip position at zero slide displacement."""
+    arm: Any = None
+    """:class:`rlscope.gen2sim.sim.panda.ArmLayout` when an arm carries the gripper."""
 
     def joint_qpos_adr(self, name: str) -> int:
         import mujoco
@@ -340,6 +349,13 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     for gr in graspables:
         ET.SubElement(equality, "connect", name=f"suction:{gr.name}", body1=GRIPPER, body2=gr.body,
                       anchor=_f([0, 0, -TIP_DEPTH]), active="false", solref="0.02 1")
+    if g.arm == "panda":
+        from rlscope.gen2sim.sim.panda import add_panda
+
+        add_panda(world, assets_el, contact, equality, g.arm_base, GRIPPER,
+                  [GRIPPER, f"{GRIPPER}_finger_l", f"{GRIPPER}_finger_r"])
+    elif g.arm != "none":
+        raise DataError(f"unknown arm {g.arm!r}; expected 'none' or 'panda'", "scene.gripper.arm")
 
     order: list[tuple[str, int]] = []
 
@@ -367,6 +383,10 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     add("contact", f"contact:{GRIPPER}", 2, subtree1=GRIPPER, data="found dist", reduce="mindist", num="1")
     for o in spec.objects:
         add("contact", f"contact:{o.name}", 2, body1=o.name, data="found dist", reduce="mindist", num="1")
+    if g.arm == "panda":
+        from rlscope.gen2sim.sim.panda import PREFIX
+
+        add("contact", "contact:arm", 2, subtree1=f"{PREFIX}link1", data="found dist", reduce="mindist", num="1")
     if not len(contact):
         root.remove(contact)
     ET.indent(root, space="  ")
@@ -384,6 +404,11 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     sensors["cart"] = slice(sensors["cart:x"].start, sensors["cart:z"].stop)
     cart = [int(model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{GRIPPER}_{a}")]) for a in "xyz"]
     ctrl = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{GRIPPER}_{a}") for a in "xyz"]
+    arm = None
+    if g.arm == "panda":
+        from rlscope.gen2sim.sim.panda import layout
+
+        arm = layout(model)
     return Scene(spec=spec, xml=xml, model=model, assets=assets, links=links, joints=joints, handles=handles,
                  objects=[o.name for o in spec.objects], graspables=graspables, sensors=sensors, gripper_qpos=cart,
-                 gripper_ctrl=ctrl, tip0=np.asarray(g.start, float))
+                 gripper_ctrl=ctrl, tip0=np.asarray(g.start, float), arm=arm)
