@@ -142,3 +142,31 @@ def test_ppo_update_raises_the_probability_of_advantaged_actions():
     assert gain > 0  # log-probability moved towards positive advantages
     assert set(stats) == {"losses/policy", "losses/value", "losses/approx_kl", "losses/clipfrac"}
     assert 0.0 <= stats["losses/clipfrac"] <= 1.0 and stats["losses/approx_kl"] >= 0.0
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_training_loop_resumes_where_it_stopped(tmp_path, overlap):
+    """Both schedules (update after collecting; update while the next batch is collected) write one
+    metrics row per update, checkpoint, and a run cut short resumes to the same number of updates."""
+    import json
+
+    from rlscope.gen2sim.pipeline import resolve_task_dir
+    from rlscope.gen2sim.rl.ppo import PPOConfig
+    from rlscope.gen2sim.rl.train import TrainConfig, make_envs, train
+    from rlscope.gen2sim.sim.scene import build_scene
+    from rlscope.gen2sim.tasks.task import compile_code, load_task
+
+    task = load_task(resolve_task_dir("open_drawer"))
+    scene, sub = build_scene(task.scene, task.root), task.subtasks[0]
+    code = compile_code(sub)
+    ppo = PPOConfig(num_envs=8, rollout_steps=8, epochs=2, minibatches=2, overlap=overlap)
+    short = TrainConfig(total_steps=64 * 3, nthread=1, checkpoint_every=3, progress=False, ppo=ppo)
+    train(make_envs(scene, sub, code, short), short, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["update"] for r in rows] == [1, 2, 3]
+    assert all(r["losses/approx_kl"] >= 0 for r in rows)
+    (tmp_path / "result.json").unlink()  # as if it had been killed after the checkpoint at update 3
+    full = TrainConfig(total_steps=64 * 5, nthread=1, checkpoint_every=3, progress=False, ppo=ppo)
+    res = train(make_envs(scene, sub, code, full), full, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["update"] for r in rows] == [1, 2, 3, 4, 5] and res.steps == 64 * 5

@@ -95,7 +95,7 @@ def make_envs(scene, sub, code, cfg: TrainConfig, start_states=None) -> list:
 
 @dataclasses.dataclass
 class Batch:
-    """One rollout, flattened to B = T x N samples, ready for the update (torch views of NumPy buffers)."""
+    """One rollout, flattened to B = T x N samples (copies of the rollout buffers), ready for the update."""
 
     obs: torch.Tensor  # (B, O) normalized observations the policy saw
     act: torch.Tensor  # (B, A)
