@@ -209,6 +209,7 @@ class NumpyActorCritic:
         self.actor, self.critic = layers(net.actor), layers(net.critic)
         self.log_std = net.log_std.detach().numpy().astype(np.float64).copy()
         self.std = np.exp(self.log_std)
+        self._logp0 = -self.log_std.sum() - 0.5 * len(self.log_std) * _LOG_2PI  # log-density at the mean
 
     @staticmethod
     def _mlp(x: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -218,18 +219,20 @@ class NumpyActorCritic:
                 np.tanh(x, out=x)
         return x
 
+    def mean(self, obs: np.ndarray) -> np.ndarray:
+        """(B, O) float32 -> the policy's mean action (B, A) float32."""
+        return self._mlp(obs, self.actor)
+
     def value(self, obs: np.ndarray) -> np.ndarray:
         """(B, O) float32 -> (B,) float32."""
         return self._mlp(obs, self.critic)[:, 0]
 
-    def act(self, obs: np.ndarray, rng: np.random.Generator, deterministic: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(B, O) float32 -> action (B, A) float32, log-prob (B,), value (B,)."""
-        mean = self._mlp(obs, self.actor)
-        if deterministic:
-            return mean, np.full(len(mean), -self.log_std.sum() - 0.5 * mean.shape[1] * _LOG_2PI, np.float32), self.value(obs)
+    def act(self, obs: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(B, O) float32 -> sampled action (B, A) float32, its log-prob (B,), value (B,)."""
+        mean = self.mean(obs)
         z = rng.standard_normal(mean.shape)
         action = (mean + z * self.std).astype(np.float32)
-        logp = -0.5 * np.square(z).sum(1) - self.log_std.sum() - 0.5 * mean.shape[1] * _LOG_2PI
+        logp = self._logp0 - 0.5 * np.square(z).sum(1)
         return action, logp.astype(np.float32), self.value(obs)
 
 

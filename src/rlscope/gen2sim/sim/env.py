@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from rlscope.gen2sim.sim.scene import FINGER_TRAVEL, Scene
+from rlscope.gen2sim.sim.panda import solve_ik
+from rlscope.gen2sim.sim.scene import FINGER_TRAVEL, TIP_DEPTH, Scene
 from rlscope.gen2sim.sim.state import SimState, penetration
 from rlscope.gen2sim.tasks.task import CompiledCode, SubTask
 
@@ -229,10 +230,8 @@ class BatchedEnv:
         for a in range(3):
             d.qpos[self.scene.gripper_qpos[a]] = self.rng.uniform(-init.gripper_noise, init.gripper_noise)
         if self.scene.arm is not None:  # the arm's joints where its flange meets the drawn gripper position
-            from rlscope.gen2sim.sim.panda import solve_ik
-            from rlscope.gen2sim.sim.scene import TIP_DEPTH
-
-            palm = self.scene.tip0 + d.qpos[self.scene.gripper_qpos] + np.array([0.0, 0.0, TIP_DEPTH])
+            palm = self.scene.tip0 + d.qpos[self.scene.gripper_qpos]
+            palm[2] += TIP_DEPTH
             solve_ik(self.scene.model, d, self.scene.arm, palm)
         for name, spec in init.objects.items():
             if "xy" in spec:

@@ -54,6 +54,10 @@ class ArmLayout:
     """(7,) dof addresses of the arm joints."""
     weld: int
     """Index of the flange-gripper weld among the model's equality constraints."""
+    hand: int
+    """Body id of the flange."""
+    limits: np.ndarray
+    """(2, 7) lower and upper joint limits."""
 
 
 def add_panda(world: ET.Element, assets_el: ET.Element, contact: ET.Element,
@@ -62,8 +66,9 @@ def add_panda(world: ET.Element, assets_el: ET.Element, contact: ET.Element,
 
     Must run after every other equality constraint is added: the weld is the model's last one.
     """
-    src = ET.parse(model_file()).getroot()
-    mesh_dir = model_file().parent
+    path = model_file()
+    src = ET.parse(path).getroot()
+    mesh_dir = path.parent
     for mesh in src.find("asset").iter("mesh"):
         if not mesh.attrib["file"].startswith("meshes/"):
             continue  # the visual .obj parts: the collision meshes are drawn instead
@@ -104,7 +109,9 @@ def layout(model) -> ArmLayout:
     weld = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_EQUALITY, "arm_flange")
     if weld != model.neq - 1:
         raise AssertionError("the arm weld must be the last equality constraint")
-    return ArmLayout(qpos_adr=np.asarray(model.jnt_qposadr[ids]), dof_adr=np.asarray(model.jnt_dofadr[ids]), weld=int(weld))
+    return ArmLayout(qpos_adr=np.asarray(model.jnt_qposadr[ids]), dof_adr=np.asarray(model.jnt_dofadr[ids]), weld=int(weld),
+                     hand=int(mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, HAND)),
+                     limits=np.asarray(model.jnt_range[ids]).T.copy())
 
 
 def solve_ik(model, data, arm: ArmLayout, target_pos: np.ndarray, iters: int = 100, damping: float = 1e-2,
@@ -117,10 +124,9 @@ def solve_ik(model, data, arm: ArmLayout, target_pos: np.ndarray, iters: int = 1
     """
     import mujoco
 
-    hand = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, HAND)
+    hand, (lo, hi) = arm.hand, arm.limits
     want_pos = np.asarray(target_pos, float) + np.array([0.0, 0.0, FLANGE_GAP])
     want_quat = np.asarray(HAND_DOWN, float)
-    lo, hi = model.jnt_range[[model.dof_jntid[d] for d in arm.dof_adr]].T
     data.qpos[arm.qpos_adr] = HOME
     jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
     err = np.zeros(6)

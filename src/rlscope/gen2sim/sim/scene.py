@@ -26,6 +26,7 @@ import numpy as np
 
 from rlscope.errors import DataError
 from rlscope.gen2sim.assets.asset import Asset
+from rlscope.gen2sim.sim import panda
 
 GRIPPER = "gripper"
 TIP = "gripper_tip"
@@ -302,6 +303,8 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     equality = ET.SubElement(root, "equality")
     sensor = ET.SubElement(root, "sensor")
 
+    if spec.gripper.arm not in ("none", "panda"):
+        raise DataError(f"unknown arm {spec.gripper.arm!r}; expected 'none' or 'panda'", "scene.gripper.arm")
     names = {a.name for a in spec.assets} | {o.name for o in spec.objects}
     if len(names) != len(spec.assets) + len(spec.objects) or GRIPPER in names:
         raise DataError("asset and object names must be unique and not 'gripper'", "scene")
@@ -350,12 +353,8 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
         ET.SubElement(equality, "connect", name=f"suction:{gr.name}", body1=GRIPPER, body2=gr.body,
                       anchor=_f([0, 0, -TIP_DEPTH]), active="false", solref="0.02 1")
     if g.arm == "panda":
-        from rlscope.gen2sim.sim.panda import add_panda
-
-        add_panda(world, assets_el, contact, equality, g.arm_base, GRIPPER,
-                  [GRIPPER, f"{GRIPPER}_finger_l", f"{GRIPPER}_finger_r"])
-    elif g.arm != "none":
-        raise DataError(f"unknown arm {g.arm!r}; expected 'none' or 'panda'", "scene.gripper.arm")
+        panda.add_panda(world, assets_el, contact, equality, g.arm_base, GRIPPER,
+                        [GRIPPER, f"{GRIPPER}_finger_l", f"{GRIPPER}_finger_r"])
 
     order: list[tuple[str, int]] = []
 
@@ -384,9 +383,7 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     for o in spec.objects:
         add("contact", f"contact:{o.name}", 2, body1=o.name, data="found dist", reduce="mindist", num="1")
     if g.arm == "panda":
-        from rlscope.gen2sim.sim.panda import PREFIX
-
-        add("contact", "contact:arm", 2, subtree1=f"{PREFIX}link1", data="found dist", reduce="mindist", num="1")
+        add("contact", "contact:arm", 2, subtree1=f"{panda.PREFIX}link1", data="found dist", reduce="mindist", num="1")
     if not len(contact):
         root.remove(contact)
     ET.indent(root, space="  ")
@@ -404,11 +401,7 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     sensors["cart"] = slice(sensors["cart:x"].start, sensors["cart:z"].stop)
     cart = [int(model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{GRIPPER}_{a}")]) for a in "xyz"]
     ctrl = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{GRIPPER}_{a}") for a in "xyz"]
-    arm = None
-    if g.arm == "panda":
-        from rlscope.gen2sim.sim.panda import layout
-
-        arm = layout(model)
+    arm = panda.layout(model) if g.arm == "panda" else None
     return Scene(spec=spec, xml=xml, model=model, assets=assets, links=links, joints=joints, handles=handles,
                  objects=[o.name for o in spec.objects], graspables=graspables, sensors=sensors, gripper_qpos=cart,
                  gripper_ctrl=ctrl, tip0=np.asarray(g.start, float), arm=arm)
