@@ -121,6 +121,7 @@ data = (ctypes.c_uint32 * 6)()
 libc.capget(header, data)
 print('caps', list(data))
 print('uid', os.getuid(), os.geteuid())
+print('no_new_privs', libc.prctl(39, 0, 0, 0, 0))
 for name, call in [
     ('unshare-user', lambda: libc.unshare(0x10000000)),
     ('unshare-net', lambda: libc.unshare(0x40000000)),
@@ -178,6 +179,7 @@ def test_no_privileges(clean_box):
     lines = dict(line.split(" ", 1) for line in result.stdout.splitlines())
     assert lines["caps"] == "[0, 0, 0, 0, 0, 0]"
     assert lines["uid"] == "1000 1000"
+    assert lines["no_new_privs"] == "1"
     for name in ("unshare-user", "unshare-net", "mount", "ptrace", "setuid0"):
         assert lines[name].startswith("-1 "), (name, lines[name])
 
