@@ -176,3 +176,19 @@ def test_panda_arm_opens_the_drawer(tmp_path):
     assert ev["honest_success_rate"] >= 0.8, ev
     proc = rlscope("gen2sim", "train", "open_drawer", "--arm", "none", "--out", run, check=False)
     assert proc.returncode == 2 and "arm 'panda', not 'none'" in proc.stderr
+
+
+@needs_sandbox
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pick_and_place_learns_with_its_own_ppo_settings(tmp_path, seed):
+    """pick_place_cube trains with the entropy bonus its task.json asks for and places the cube (≈ 100 s each)."""
+    run = tmp_path / "run"
+    rlscope("gen2sim", "train", "pick_place_cube", "--seed", seed, "--out", run, "--no-progress", "--no-video",
+            "--no-report")
+    import torch
+
+    ck = torch.load(run / "subtasks" / "pick_place_cube" / "checkpoint.pt", weights_only=False)
+    assert ck["ppo"]["ent_coef"] == 0.01
+    ev = json.loads((run / "summary.json").read_text())["subtasks"][0]["eval"]
+    assert ev["honest_success_rate"] >= 0.8, ev

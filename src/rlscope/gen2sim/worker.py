@@ -96,7 +96,7 @@ def check(run: Path) -> int:
 
 def train_one(run: Path, k: int) -> int:
     from rlscope.gen2sim.rl.evaluate import evaluate
-    from rlscope.gen2sim.rl.ppo import PPOConfig
+    from rlscope.gen2sim.rl.ppo import PPOConfig, with_task_settings
     from rlscope.gen2sim.rl.train import TrainConfig, load_policy, make_envs, train
     from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
 
@@ -108,7 +108,7 @@ def train_one(run: Path, k: int) -> int:
     try:
         code = compile_code(sub)
         starts = start_states(run, task, k)
-        ppo = PPOConfig(**job.get("ppo", {}))
+        ppo = with_task_settings(PPOConfig(**job.get("ppo", {})), sub.ppo)
         cfg = TrainConfig(total_steps=int(job.get("steps") or 0), seed=int(job.get("seed", 0)), nthread=int(job.get("nthread", 2)),
                           progress=bool(job.get("progress", True)), ppo=ppo)
         envs = make_envs(scene, sub, code, cfg, starts)

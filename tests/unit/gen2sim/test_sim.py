@@ -195,6 +195,26 @@ def test_task_files_round_trip_and_bad_input_is_named(tmp_path):
         load_task(out)
 
 
+def test_subtask_ppo_settings_are_checked_kept_and_yield_to_the_run(tmp_path):
+    from rlscope.gen2sim.rl.ppo import PPOConfig, with_task_settings
+
+    task = load_task(STANDARD_DIR / "pick_place_cube")
+    settings = task.subtasks[0].ppo
+    assert settings.get("ent_coef", 0.0) > 0.0
+    again = load_task(save_task(task, tmp_path / "copy"))
+    assert again.subtasks[0].ppo == settings
+    assert with_task_settings(PPOConfig(), {"ent_coef": 0.01}).ent_coef == 0.01
+    assert with_task_settings(PPOConfig(ent_coef=0.02), {"ent_coef": 0.01}).ent_coef == 0.02  # the run's choice wins
+    d = json.loads((tmp_path / "copy" / "task.json").read_text())
+    for bad, match in (({"ent_coeff": 0.01}, r"subtasks\[0\]\.ppo.*ent_coeff.*ent_coef"),
+                       ({"epochs": 2.5}, r"'epochs': expected int"), ({"norm_obs": 1}, r"'norm_obs': expected bool"),
+                       ([1], "expected an object")):
+        d["subtasks"][0]["ppo"] = bad
+        (tmp_path / "copy" / "task.json").write_text(json.dumps(d))
+        with pytest.raises(DataError, match=match):
+            load_task(tmp_path / "copy")
+
+
 def test_scene_rejects_duplicate_names_and_bad_shapes():
     with pytest.raises(DataError, match="unique"):
         build_scene(SceneSpec(objects=(ObjectSpec("a"), ObjectSpec("a"))))

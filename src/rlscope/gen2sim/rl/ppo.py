@@ -57,6 +57,13 @@ class PPOConfig:
     successes per step (open_door after 150k steps: 0.50 and 0.58 against 0.87 and 0.83)."""
 
 
+def with_task_settings(ppo: PPOConfig, settings: dict) -> PPOConfig:
+    """``ppo`` with a sub-task's own settings where ``ppo`` holds the default (a run's explicit choice wins)."""
+    default = PPOConfig()
+    chosen = {k: v for k, v in settings.items() if getattr(ppo, k) == getattr(default, k)}
+    return dataclasses.replace(ppo, **chosen) if chosen else ppo
+
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 

@@ -79,6 +79,9 @@ class SubTask:
     init: InitSpec = InitSpec()
     suction: bool = True
     """Whether the grip command may switch suction on (off for pushing)."""
+    ppo: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """PPO settings this skill trains best with (``PPOConfig`` field -> value, e.g. ``{"ent_coef": 0.01}``);
+    each applies where the run leaves that setting at its default."""
     code_file: str = ""
     """Where the code came from (for error messages)."""
 
@@ -176,18 +179,42 @@ def load_task(task_dir: Path | str) -> Task:
         for term in observe:
             if term.split(":", 1)[0] not in OBSERVE_KINDS or ":" not in term:
                 raise DataError(f"observe term {term!r}: expected KIND:NAME with KIND one of {OBSERVE_KINDS}", where)
-        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init", "suction"}
+        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init", "suction", "ppo"}
         if set(s) - known:
             raise DataError(f"unknown field(s) {sorted(set(s) - known)}; expected {sorted(known)}", where)
         subs.append(SubTask(name=s["name"], description=s.get("description", ""), code=code_path.read_text(encoding="utf-8"),
                             observe=observe, episode_steps=int(s.get("episode_steps", 100)),
                             train_steps=int(s.get("train_steps", 150_000)), init=_init_spec(s.get("init", {}), where),
-                            suction=bool(s.get("suction", True)),
+                            suction=bool(s.get("suction", True)), ppo=_ppo_settings(s.get("ppo", {}), f"{where}.ppo"),
                             code_file=str(code_path)))
     if not subs:
         raise DataError("a task needs at least one sub-task", str(path))
     return Task(task_id=str(d["task_id"]), description=str(d.get("description", "")), scene=scene, subtasks=tuple(subs),
                 root=str(root.resolve()))
+
+
+def _ppo_settings(d: Any, where: str) -> dict[str, Any]:
+    """A sub-task's ``ppo`` object, checked against ``PPOConfig``'s fields and their types."""
+    if not isinstance(d, dict):
+        raise DataError(f"expected an object of PPO settings, got {type(d).__name__}", where)
+    if not d:
+        return {}
+    from rlscope.gen2sim.rl.ppo import PPOConfig  # imports torch: only for tasks that set PPO options
+
+    defaults = PPOConfig()
+    out = {}
+    for key, value in d.items():
+        if not hasattr(defaults, key):
+            names = sorted(f.name for f in dataclasses.fields(PPOConfig))
+            raise DataError(f"unknown PPO setting {key!r}; expected one of {names}", where)
+        kind = type(getattr(defaults, key))
+        ok = isinstance(value, bool) if kind is bool else (
+            isinstance(value, int) and not isinstance(value, bool) if kind is int else
+            isinstance(value, (int, float)) and not isinstance(value, bool))
+        if not ok:
+            raise DataError(f"PPO setting {key!r}: expected {kind.__name__}, got {value!r}", where)
+        out[key] = kind(value)
+    return out
 
 
 def save_task(task: Task, out_dir: Path | str) -> Path:
@@ -203,6 +230,8 @@ def save_task(task: Task, out_dir: Path | str) -> Path:
         subs.append({"name": s.name, "description": s.description, "code": fname, "observe": list(s.observe),
                      "episode_steps": s.episode_steps, "train_steps": s.train_steps, "suction": s.suction,
                      "init": json.loads(json.dumps(dataclasses.asdict(s.init)))})
+        if s.ppo:
+            subs[-1]["ppo"] = dict(s.ppo)
     d = {"task_id": task.task_id, "description": task.description, "scene": json.loads(json.dumps(task.scene.to_dict())),
          "subtasks": subs}
     atomic_write_text(out / "task.json", json.dumps(d, indent=2) + "\n")
