@@ -134,7 +134,8 @@ def _steps_to_grasp_the_door_handle(arm: str | None) -> np.ndarray:
 
 def test_the_arm_does_not_drag_the_gripper():
     """The servos carry the arm's links too: with robosuite's placeholder inertias and heavy joint damping a
-    reach took ~1.7x as many steps as without the arm, and the door skill did not learn in its budget."""
+    reach took ~1.7x as many steps as without the arm, and the door skill did not learn in its budget; with
+    the gripper's full Cartesian damping on top of the arm's, ~1.3x."""
     floating, carried = _steps_to_grasp_the_door_handle(None), _steps_to_grasp_the_door_handle("panda")
     assert (floating >= 0).all() and (carried >= 0).all()
-    assert carried.mean() <= 1.4 * floating.mean(), (floating, carried)
+    assert carried.mean() <= 1.15 * floating.mean(), (floating, carried)

@@ -229,11 +229,12 @@ def _gripper_xml(world: ET.Element, g: GripperSpec) -> None:
     body = ET.SubElement(world, "body", name=GRIPPER, pos=_f(base), gravcomp="1")
     lo = np.array(g.workspace_low) - np.array(g.start)
     hi = np.array(g.workspace_high) - np.array(g.start)
+    damping = g.damping * (panda.CARTESIAN_DAMPING_SCALE if g.arm == "panda" else 1.0)
     for k, ax in enumerate(("x", "y", "z")):
         axis = [0, 0, 0]
         axis[k] = 1
         ET.SubElement(body, "joint", name=f"{GRIPPER}_{ax}", type="slide", axis=_f(axis), range=_f([lo[k], hi[k]]),
-                      damping=f"{g.damping:.6g}", armature="0.01")
+                      damping=f"{damping:.6g}", armature="0.01")
     ET.SubElement(body, "geom", name=f"{GRIPPER}_palm", type="box", size="0.045 0.015 0.012", mass=f"{g.mass:.6g}",
                   rgba=".25 .25 .3 1", group="0", **{"class": "collision"})
     ET.SubElement(body, "site", name=TIP, pos=_f([0, 0, -TIP_DEPTH]), size="0.006", rgba="1 .9 0 1", group="4")
