@@ -17,11 +17,11 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("robosuite") is None,
                                 reason="robosuite's model files are not installed (make test installs them)")
 
 
-def _task(name="open_drawer"):
+def _task(name="open_drawer", arm="panda"):
     from rlscope.gen2sim.pipeline import resolve_task_dir, with_arm
     from rlscope.gen2sim.tasks.task import load_task
 
-    return with_arm(load_task(resolve_task_dir(name)), "panda")
+    return with_arm(load_task(resolve_task_dir(name)), arm)
 
 
 @pytest.fixture(scope="module")
@@ -110,11 +110,10 @@ def test_arm_interpenetration_counts_against_honesty(drawer):
 
 def _steps_to_grasp_the_door_handle(arm: str | None) -> np.ndarray:
     """A scripted reach at full speed to the door's handle, suction on near it: control steps until held."""
-    from rlscope.gen2sim.pipeline import resolve_task_dir, with_arm
     from rlscope.gen2sim.sim.env import BatchedEnv
-    from rlscope.gen2sim.tasks.task import compile_code, load_task
+    from rlscope.gen2sim.tasks.task import compile_code
 
-    task = with_arm(load_task(resolve_task_dir("open_door")), arm)
+    task = _task("open_door", arm)
     sub = task.subtasks[0]
     env = BatchedEnv(build_scene(task.scene, task.root), sub, compile_code(sub), num_envs=8, seed=0, nthread=1)
     env.reset(seed=0)

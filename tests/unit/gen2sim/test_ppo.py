@@ -169,3 +169,36 @@ def test_training_loop_resumes_where_it_stopped(tmp_path, overlap):
     res = train(make_envs(scene, sub, code, full), full, tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["update"] for r in rows] == [1, 2, 3, 4, 5] and res.steps == 64 * 5
+
+
+def test_training_runs_numpys_blas_on_one_thread_and_gives_it_back(tmp_path, monkeypatch):
+    """OpenBLAS's second thread only cost CPU for the policy's small products; the limit ends with training."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from rlscope.gen2sim.pipeline import resolve_task_dir
+    from rlscope.gen2sim.rl import train as train_mod
+    from rlscope.gen2sim.rl.ppo import PPOConfig
+    from rlscope.gen2sim.sim.scene import build_scene
+    from rlscope.gen2sim.tasks.task import compile_code, load_task
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("NumPy here has no BLAS that threadpoolctl can see")
+    seen = []
+    real_update = train_mod.ppo_update
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return real_update(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "ppo_update", spy)
+    task = load_task(resolve_task_dir("open_drawer"))
+    scene, sub = build_scene(task.scene, task.root), task.subtasks[0]
+    cfg = train_mod.TrainConfig(total_steps=64, nthread=1, progress=False,
+                                ppo=PPOConfig(num_envs=8, rollout_steps=8, epochs=1, minibatches=2))
+    with threadpool_limits(limits=2, user_api="blas"):
+        train_mod.train(train_mod.make_envs(scene, sub, compile_code(sub), cfg), cfg, tmp_path)
+        assert blas_threads() == {2}  # given back
+    assert seen == [{1}]

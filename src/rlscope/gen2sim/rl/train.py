@@ -143,9 +143,9 @@ def train(envs, cfg: TrainConfig, out_dir: Path | str) -> TrainResult:
     """Train a policy on ``envs`` (a BatchedEnv or a list of shards, see :func:`make_envs`); resumes from
     ``out_dir/checkpoint.pt`` if present.
 
-    NumPy's BLAS runs on one thread meanwhile: the policy acts on a few dozen to a few hundred
-    observations per step, too few for a second thread to help, and OpenBLAS's idle threads spin
-    (measured: 256 environments, 8.8k env-steps/s with its default two threads, 12.9k with one)."""
+    NumPy's BLAS runs on one thread meanwhile: the acting policy's products are small (a shard's
+    observations per step), and OpenBLAS's second thread cost CPU in no thread of ours (measured: 256
+    environments, 8.8k env-steps/s with its default two threads, 12.9k with one)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1, user_api="blas"):

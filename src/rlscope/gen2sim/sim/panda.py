@@ -32,8 +32,9 @@ HAND_DOWN = (0.0, 1.0, 0.0, 0.0)
 INERTIA_SCALE = 0.1
 """Factor on the link inertias of robosuite's model, whose placeholders are about ten times a Panda's."""
 JOINT_DAMPING = 0.3
-"""Joint damping (N m s/rad), some kept for the elbow, which the weld leaves free to move; with 2 the hand
-reached a door handle in 40-54 control steps instead of 29-39 (23-31 without the arm)."""
+"""Joint damping (N m s/rad), some kept for the elbow, which the weld leaves free to move. A scripted reach to
+a door handle took 40-54 control steps with 2 (and robosuite's inertias), 29-39 with this, 24-31 with the
+Cartesian damping scaled too (23-31 without the arm)."""
 JOINT_ARMATURE = 0.01
 """Rotor inertia added to each joint (kg m^2)."""
 CARTESIAN_DAMPING_SCALE = 0.5

@@ -208,10 +208,8 @@ def _ppo_settings(d: Any, where: str) -> dict[str, Any]:
             names = sorted(f.name for f in dataclasses.fields(PPOConfig))
             raise DataError(f"unknown PPO setting {key!r}; expected one of {names}", where)
         kind = type(getattr(defaults, key))
-        ok = isinstance(value, bool) if kind is bool else (
-            isinstance(value, int) and not isinstance(value, bool) if kind is int else
-            isinstance(value, (int, float)) and not isinstance(value, bool))
-        if not ok:
+        allowed = {bool: (bool,), int: (int,), float: (int, float)}[kind]
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, allowed):
             raise DataError(f"PPO setting {key!r}: expected {kind.__name__}, got {value!r}", where)
         out[key] = kind(value)
     return out
