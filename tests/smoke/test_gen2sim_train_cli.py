@@ -19,9 +19,9 @@ ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MUJO
 needs_sandbox = pytest.mark.skipif(probe().bwrap is None, reason="bubblewrap is not usable here")
 
 
-def rlscope(*args, check=True, timeout=600):
+def rlscope(*args, check=True, timeout=600, cwd=None):
     proc = subprocess.run([sys.executable, "-m", "rlscope", *map(str, args)], capture_output=True, text=True, env=ENV,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(f"rlscope {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc
@@ -56,6 +56,16 @@ def test_open_drawer_learns_in_the_sandbox_and_reports(tmp_path):
         pytest.skip("no Chromium here to check the page in")
     page = check_page(run / "report.html")
     assert page["images_broken"] == 0 and page["images_loaded"] == page["images_total"] >= 3
+
+
+@needs_sandbox
+def test_sandboxed_training_with_the_default_relative_run_directory(tmp_path):
+    """No --out: the run directory is the default, relative to the working directory, as a user starts it."""
+    rlscope("gen2sim", "train", "open_drawer", "--steps", 2048, "--episodes", 4, "--no-progress", "--no-video", cwd=tmp_path)
+    run = tmp_path / "runs" / "gen2sim" / "open_drawer"
+    assert json.loads((run / "checks.json").read_text())["open_drawer"] == {"ok": True}
+    assert json.loads((run / "summary.json").read_text())["subtasks"][0]["eval"]["episodes"] == 4
+    assert (run / "subtasks" / "open_drawer" / "best.pt").exists() and (run / "report.html").exists()
 
 
 @needs_sandbox

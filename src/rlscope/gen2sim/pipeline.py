@@ -111,7 +111,7 @@ def copy_task(task, dest: Path) -> None:
 def _worker(mode: str, run: Path, *extra: str, unsafe: bool) -> int:
     from rlscope.sandbox.process import run_python_module
 
-    res = run_python_module("rlscope.gen2sim.worker", [mode, str(run), *extra], [run], unsafe=unsafe)
+    res = run_python_module("rlscope.gen2sim.worker", [mode, run, *extra], [run], unsafe=unsafe)
     from rlscope.gen2sim.worker import CODE_FAILED
 
     if res.returncode not in (0, CODE_FAILED):

@@ -76,7 +76,7 @@ def isolated_command(argv: Sequence[str], writable: Sequence[Path | str], bwrap:
     for d in ("/usr/share/glvnd", "/usr/share/egl", "/etc/fonts"):
         binds.ro(d)
     for w in writable:
-        binds.rw(str(Path(w).resolve()))
+        binds.rw(inside_path(w))
     for k, v in {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", **env}.items():
         cmd += ["--setenv", k, v]
     cmd += ["--chdir", "/tmp", "--", *argv]
@@ -91,18 +91,29 @@ def _limit(limits: ProcessLimits):
     return apply
 
 
-def run_python_module(module: str, args: Sequence[str], writable: Sequence[Path | str], *,
+def inside_path(path: Path | str) -> str:
+    """How the isolated process names a host path: absolute, with every symlink resolved.
+
+    The isolated process starts in its own ``/tmp``, not in the caller's working directory, and only
+    resolved directories are bound into it, so a relative path, or one through a symlink, would name
+    nothing (or something else) inside."""
+    return str(Path(path).resolve())
+
+
+def run_python_module(module: str, args: Sequence[str | Path], writable: Sequence[Path | str], *,
                       limits: ProcessLimits = ProcessLimits(), unsafe: bool = False,
                       env: dict[str, str] | None = None) -> ProcessRun:
     """Run ``python -m module args`` isolated; stdout/stderr pass through (progress bars stay visible).
 
-    Raises :class:`SandboxUnavailable` (one line: what is missing) when bubblewrap cannot run here,
-    unless ``unsafe``, which runs the module as a plain child process with the rlimits only.
+    Every :class:`~pathlib.Path` in ``args`` reaches the module as :func:`inside_path` gives it
+    (absolute and resolved), so callers may hold relative or symlinked paths; ``str`` arguments pass
+    unchanged. Raises :class:`SandboxUnavailable` (one line: what is missing) when bubblewrap cannot
+    run here, unless ``unsafe``, which runs the module as a plain child process with the rlimits only.
     """
     iso = probe()
     passed = {k: os.environ[k] for k in _PASS_ENV if k in os.environ}
     passed.update(env or {})
-    argv = [sys.executable, "-m", module, *map(str, args)]
+    argv = [sys.executable, "-m", module, *(inside_path(a) if isinstance(a, Path) else str(a) for a in args)]
     isolated = iso.bwrap is not None
     if not isolated:
         if not unsafe:

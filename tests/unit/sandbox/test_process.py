@@ -81,3 +81,27 @@ def test_isolated_command_binds_only_what_it_must(tmp_path):
     assert "--ro-bind / /" not in text and f"-bind {Path.home()} " not in text  # not the whole root, not home
     assert cmd.index("--tmpfs") < cmd.index("--ro-bind")  # /tmp first: binds under /tmp stay visible
     assert "--setenv OMP_NUM_THREADS 1" in text
+
+
+COPY = """
+import pathlib, sys
+src, dst = map(pathlib.Path, sys.argv[1:3])
+dst.write_text(src.read_text() + " seen inside")
+"""
+
+
+@needs_bwrap
+def test_relative_spaced_and_symlinked_paths_reach_the_isolated_process(tmp_path, monkeypatch):
+    """The isolated process starts in its own /tmp: path arguments must name the same files there."""
+    real = tmp_path / "real dir with spaces"
+    real.mkdir()
+    (real / "copy_mod.py").write_text(COPY)
+    (real / "in.txt").write_text("hello")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "link to run").symlink_to(real, target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "work")
+    rel = Path("link to run")  # relative, through a symlink, with spaces: as a user's --out may be
+    res = process.run_python_module("copy_mod", [rel / "in.txt", rel / "out.txt"], [rel], env={"PYTHONPATH": str(real)})
+    assert res.returncode == 0, res.stderr_tail
+    assert (real / "out.txt").read_text() == "hello seen inside"
+    assert process.inside_path(rel) == str(real.resolve())
