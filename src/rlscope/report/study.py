@@ -10,6 +10,7 @@ from pathlib import Path
 from statistics import mean, pstdev
 
 from rlscope.config import atomic_write_text
+from rlscope.report.browser import READY_SCRIPT
 
 
 def _fmt(x: float | None, nd: int = 3) -> str:
@@ -192,6 +193,6 @@ def write_report(result: dict, out: Path) -> dict[str, str]:
         body.append("</table>")
     for name, data in figs.items():
         body.append(f"<p><img alt='{name}' src='data:image/png;base64,{base64.b64encode(data).decode()}'></p>")
-    page = "<!doctype html><html><head><meta charset='utf-8'><title>rlscope study</title></head><body style='font-family:sans-serif;max-width:900px;margin:auto'>" + "\n".join(body) + "</body></html>\n"
+    page = "<!doctype html><html><head><meta charset='utf-8'><title>rlscope study</title>" + READY_SCRIPT + "</head><body style='font-family:sans-serif;max-width:900px;margin:auto'>" + "\n".join(body) + "</body></html>\n"
     atomic_write_text(out / "report.html", page)
     return {"markdown": str(out / "report.md"), "html": str(out / "report.html")}

@@ -4,9 +4,6 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-for _mod in ("mujoco", "trimesh", "coacd", "cv2", "manifold3d", "skimage", "scipy"):
-    pytest.importorskip(_mod)
-
 from rlscope.gen2sim.assets.samples import DATA_DIR  # noqa: E402
 
 
@@ -17,7 +14,8 @@ def data_dir():
 
 @pytest.fixture(scope="session")
 def pybullet_data():
-    mod = pytest.importorskip("pybullet_data")
     from pathlib import Path
+
+    import pybullet_data as mod
 
     return Path(mod.getDataPath())

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("stable_baselines3")
 
 import rlscope.gen2sim.tasks as tasks_pkg
 from rlscope.gen2sim.rl.sb3 import SB3VecEnv, train_sb3

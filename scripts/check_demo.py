@@ -1,0 +1,91 @@
+"""Check what `make demo QUICK=1` wrote, as a reader would see it: `python scripts/check_demo.py [RUN]`.
+
+The study's and Gen2Sim's reports must exist, agree with the numbers stored beside them, and load
+in headless Chromium with every image. Prints one line per check; exits 1 at the first failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from rlscope.errors import RlscopeError
+from rlscope.demo import QUICK_GEN2SIM, QUICK_STUDY, DemoConfig
+from rlscope.gen2sim.pipeline import DEMO_TASKS
+from rlscope.report.browser import check_page
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def expect(ok: bool, what: str) -> None:
+    if not ok:
+        raise CheckFailed(what)
+    print(f"ok   {what}")
+
+
+def loads_with_images(page: Path, at_least: int) -> None:
+    got = check_page(page)
+    expect(got["images_broken"] == 0 and got["images_loaded"] == got["images_total"] >= at_least,
+           f"{page} loads in Chromium with all its images ({got['images_loaded']}/{got['images_total']}, at least {at_least})")
+
+
+def check_study(study: Path) -> None:
+    res = json.loads((study / "study.json").read_text())
+    seed = res["seeds"][0]
+    steps = [f"grpo@{s}" for s in QUICK_STUDY["checkpoints"]]
+    expect(set(seed["models"]) == {"base", *steps, "distilled"}, f"{study}/study.json: base, {', '.join(steps)} and distilled")
+    md = (study / "report.md").read_text()
+    for name, c in seed["comparisons"].items():
+        expect(c["problems"] == QUICK_STUDY["problems"] and c["ks"][-1] == QUICK_STUDY["n"],
+               f"{name}: {c['problems']} problems, k up to {c['ks'][-1]}")
+        expect(sum(c["coverage_counts"].values()) == c["problems"], f"{name}: coverage sets partition the problems")
+        row = re.search(rf"^\| {re.escape(name)} \| ([0-9.]+) \| ([0-9.]+) \|", md, re.M)
+        expect(row is not None and float(row[1]) == round(c["other_curve"][0], 3)
+               and float(row[2]) == round(c["other_curve"][-1], 3),
+               f"report.md states {name}'s pass@1 and pass@{c['ks'][-1]} as study.json has them")
+        expect(f"**{name}** vs base" in md, f"report.md has a finding for {name}")
+    loads_with_images(study / "report.html", at_least=2)
+
+
+def check_gen2sim(out: Path) -> None:
+    runs = json.loads((out / "summary.json").read_text())
+    ids = [r["task_id"] for r in runs]
+    expect(all(t in ids for t in DEMO_TASKS) and len(ids) > len(DEMO_TASKS),
+           f"{out}: a task derived from the cabinet and {', '.join(DEMO_TASKS)} ({', '.join(ids)})")
+    index = (out / "index.html").read_text()
+    loads_with_images(out / "index.html", at_least=0)
+    for run in runs:
+        rdir = Path(run["run"])
+        expect(f"runs/{run['task_id']}/report.html" in index, f"index.html links the report of {run['task_id']}")
+        summary = json.loads((rdir / "summary.json").read_text())
+        page = (rdir / "report.html").read_text()
+        for sub in summary["subtasks"]:
+            expect(sub["eval"]["episodes"] == QUICK_GEN2SIM["episodes"] and sub["train"]["steps"] >= QUICK_GEN2SIM["steps"],
+                   f"{run['task_id']}/{sub['name']}: {sub['train']['steps']} training steps, {sub['eval']['episodes']} episodes")
+            expect(f"{sub['name']} ({sub['eval']['honest_success_rate']:.1%}" in page,
+                   f"{run['task_id']}/report.html states {sub['name']}'s honest success as summary.json has it")
+        if len(summary["subtasks"]) > 1:
+            expect(summary["chain"] is not None and summary["chain"]["episodes"] == QUICK_GEN2SIM["episodes"],
+                   f"{run['task_id']}: the chain was evaluated")
+        # per sub-task its learning curves, its reward terms and a rollout; the chain's rollout
+        loads_with_images(rdir / "report.html", at_least=3 * len(summary["subtasks"]) + (1 if summary["chain"] else 0))
+
+
+def main(argv: list[str]) -> int:
+    root = Path(argv[0]) if argv else DemoConfig(quick=True).root
+    try:
+        check_study(root / "study")
+        check_gen2sim(root / "gen2sim")
+    except (CheckFailed, RlscopeError, OSError, KeyError, ValueError) as exc:
+        print(f"FAIL {exc}", file=sys.stderr)
+        return 1
+    print(f"the quick demo in {root} is complete")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
