@@ -163,6 +163,10 @@ def gen2sim_asset(cfg) -> int:
 
     summary = run_asset(cfg)
     _table(f"asset {summary['asset_id']}", ["name", "description"], format_summary(summary))
+    if summary["valid"] is False and not cfg.keep_going:
+        print(f"rlscope: error: asset {summary['asset_id']} failed validation: {'; '.join(summary['failures'])} "
+              f"(written to {summary['dir']} with validation.json; --keep-going to accept it)", file=sys.stderr)
+        return 2
     return 0
 
 

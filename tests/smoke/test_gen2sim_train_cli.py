@@ -202,3 +202,55 @@ def test_pick_and_place_learns_with_its_own_ppo_settings(tmp_path, seed):
     assert ck["ppo"]["ent_coef"] == 0.01
     ev = json.loads((run / "summary.json").read_text())["subtasks"][0]["eval"]
     assert ev["honest_success_rate"] >= 0.8, ev
+
+
+@needs_sandbox
+def test_a_run_holding_another_version_of_the_task_is_refused_with_the_way_out(tmp_path):
+    """The user fixes the task's code and reruns into the same --out: no silent reuse of the first copy."""
+    task = _task_with_code(tmp_path, (STANDARD_DIR / "open_drawer" / "open_drawer.py").read_text())
+    run = tmp_path / "run"
+    args = ("gen2sim", "train", task, "--out", run, "--steps", 2048, "--episodes", 4, "--no-progress", "--no-video",
+            "--no-report")
+    rlscope(*args)
+    rlscope(*args)  # the same task again: continues (nothing to redo)
+    fixed = (task / "open_drawer.py").read_text().replace(">= 0.66", ">= 0.7")
+    assert fixed != (task / "open_drawer.py").read_text()
+    (task / "open_drawer.py").write_text(fixed)
+    proc = rlscope(*args, check=False)
+    assert proc.returncode == 2
+    assert "already holds a run of another version of task open_drawer (files that differ: open_drawer.py)" in proc.stderr
+    assert "--force" in proc.stderr and "--resume" in proc.stderr
+    proc = rlscope(*args, "--resume")
+    assert "continues with its own copy" in proc.stdout and ">= 0.66" in (run / "task" / "open_drawer.py").read_text()
+    proc = rlscope(*args, "--force")
+    assert "discarding the run" in proc.stdout
+    assert (run / "task" / "open_drawer.py").read_text() == fixed
+
+
+BLOCKED_URDF = """<?xml version="1.0"?>
+<robot name="blocked">
+  <link name="base"><inertial><mass value="1.0"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial>
+    <visual><geometry><box size="0.6 0.2 0.02"/></geometry></visual><collision><geometry><box size="0.6 0.2 0.02"/></geometry></collision></link>
+  <link name="wall"><inertial><mass value="0.2"/><inertia ixx="0.001" iyy="0.001" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial>
+    <visual><geometry><box size="0.02 0.2 0.1"/></geometry></visual><collision><geometry><box size="0.02 0.2 0.1"/></geometry></collision></link>
+  <link name="slider"><inertial><mass value="0.1"/><inertia ixx="0.001" iyy="0.001" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial>
+    <visual><geometry><box size="0.05 0.05 0.05"/></geometry></visual><collision><geometry><box size="0.05 0.05 0.05"/></geometry></collision></link>
+  <joint name="wall_hinge" type="revolute"><parent link="base"/><child link="wall"/><origin xyz="0.1 0 0.06"/>
+    <axis xyz="0 0 1"/><limit lower="0" upper="0.05" effort="10" velocity="1"/></joint>
+  <joint name="slide" type="prismatic"><parent link="base"/><child link="slider"/><origin xyz="-0.2 0 0.04"/>
+    <axis xyz="1 0 0"/><limit lower="0" upper="0.45" effort="10" velocity="1"/></joint>
+</robot>
+"""
+
+
+def test_an_asset_that_fails_validation_exits_non_zero_unless_kept(tmp_path):
+    """A slider whose travel a wall blocks cannot reach its range: the command says so and fails."""
+    urdf = tmp_path / "blocked.urdf"
+    urdf.write_text(BLOCKED_URDF)
+    args = ("gen2sim", "asset", urdf, "--name", "blocked", "--out", tmp_path / "assets", "--preview", "none")
+    proc = rlscope(*args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "asset blocked failed validation: joint:slide: reached" in proc.stderr and "--keep-going" in proc.stderr
+    report = json.loads((tmp_path / "assets" / "blocked" / "validation.json").read_text())
+    assert report["ok"] is False and report["checks"]["joint:slide"] is False
+    assert rlscope(*args, "--keep-going").returncode == 0

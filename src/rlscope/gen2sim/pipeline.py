@@ -75,6 +75,10 @@ class TrainTaskConfig:
     arm: str | None = None
     """Carry the gripper with this arm (``panda``, from robosuite's model files) instead of letting it
     float; None: as the task's scene says."""
+    resume: bool = False
+    """Where the run directory holds another version of the task: continue that run with its own copy."""
+    force: bool = False
+    """Where the run directory holds another version of the task: discard that run and start over."""
     ppo: PPOConfig = PPOConfig()
 
 
@@ -106,6 +110,56 @@ def copy_task(task, dest: Path) -> None:
     assets = tuple(dataclasses.replace(a, dir=local(a.dir)) if a.dir else a for a in scene.assets)
     objects = tuple(dataclasses.replace(o, asset=local(o.asset)) if o.asset else o for o in scene.objects)
     save_task(dataclasses.replace(task, scene=dataclasses.replace(scene, assets=assets, objects=objects)), dest)
+
+
+RUN_OUTPUTS = ("task", "subtasks", "chain", "videos", "plots", "checks.json", "job.json", "summary.json", "report.html",
+               "report.md")
+"""What a training run writes into its directory (``--force`` removes these, nothing else)."""
+
+
+def _changed_files(a: Path, b: Path) -> list[str]:
+    """Relative paths whose content differs between two directory trees (or that only one holds)."""
+    from rlscope.gen2sim.tasks.task import tree_digest
+
+    da, db = tree_digest(a), tree_digest(b)
+    return sorted(k for k in da.keys() | db.keys() if da.get(k) != db.get(k))
+
+
+def place_task(task, run: Path, *, resume: bool, force: bool, say) -> None:
+    """Copy ``task`` into ``run/task``, or check that the copy there is the same task.
+
+    A run directory that holds another version of the task (its code or data changed since) is
+    refused with the way out: ``force`` discards that run's outputs, ``resume`` keeps its copy.
+    """
+    held = run / "task"
+    if not (held / "task.json").exists():
+        copy_task(task, held)
+        return
+    incoming = run / ".task.incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    copy_task(task, incoming)
+    try:
+        changed = _changed_files(held, incoming)
+        if not changed:
+            return
+        if resume:
+            say(f"note: {run} continues with its own copy of the task; these files differ from {task.root or task.task_id}: "
+                + ", ".join(changed))
+            return
+        if not force:
+            raise RlscopeError(f"{run} already holds a run of another version of task {task.task_id} (files that differ: "
+                               f"{', '.join(changed)}); pass --force to discard that run and start over, --resume to "
+                               "continue it with its own copy, or choose another --out")
+        say(f"--force: discarding the run in {run} (its task differs: {', '.join(changed)})")
+        for name in RUN_OUTPUTS:
+            target = run / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+        incoming.rename(held)
+    finally:
+        shutil.rmtree(incoming, ignore_errors=True)
 
 
 def _worker(mode: str, run: Path, *extra: str, unsafe: bool) -> int:
@@ -159,8 +213,8 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
         model_file()  # one clear line here rather than a failed check in the sandbox
     run = cfg.out or Path("runs") / "gen2sim" / (task.task_id + (f"-{cfg.arm}" if cfg.arm else ""))
     run.mkdir(parents=True, exist_ok=True)
-    if not (run / "task" / "task.json").exists():
-        copy_task(task, run / "task")
+    say = print_fn or (lambda *_: None)
+    place_task(task, run, resume=cfg.resume, force=cfg.force, say=say)
     task = load_task(run / "task")
     if cfg.arm is not None and task.scene.gripper.arm != cfg.arm:
         raise RlscopeError(f"{run} holds a run of {task.task_id} with arm {task.scene.gripper.arm!r}, not {cfg.arm!r}; "
@@ -169,7 +223,6 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
            "ppo": dataclasses.asdict(cfg.ppo)}
     atomic_write_text(run / "job.json", json.dumps(job, indent=2) + "\n")
-    say = print_fn or (lambda *_: None)
     if _worker("check", run, unsafe=cfg.unsafe) != 0:
         checks = _read(run / "checks.json") or {}
         bad = {k: v["error"] for k, v in checks.items() if not v.get("ok")}
@@ -247,6 +300,10 @@ class RunConfig:
     progress: bool = True
     arm: str | None = None
     """Carry the gripper with this arm (``panda``) in every task; None: as each task says."""
+    resume: bool = False
+    """Where a task's run directory holds another version of the task: continue that run with its own copy."""
+    force: bool = False
+    """Where a task's run directory holds another version of the task: discard that run and start over."""
     ppo: PPOConfig = PPOConfig()
 
 
@@ -277,7 +334,7 @@ def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
 def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     """The whole Gen2Sim loop on the inputs; one trained, evaluated, reported run per task."""
     from rlscope.gen2sim.assets.build import load_asset
-    from rlscope.gen2sim.tasks.task import load_task, save_task
+    from rlscope.gen2sim.tasks.task import load_task
     from rlscope.gen2sim.tasks.templates import tasks_for_asset
 
     say = print_fn or (lambda *_: None)
@@ -299,11 +356,12 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     for task in tasks:
         tdir = out / "tasks" / task.task_id
         if not (tdir / "task.json").exists():
-            save_task(task, tdir)
+            copy_task(task, tdir)  # its assets copied in: a task refers only to files inside its directory
         say(f"== task {task.task_id}: {task.description}")
         tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
-                               progress=cfg.progress, arm=cfg.arm, ppo=cfg.ppo)
+                               progress=cfg.progress, arm=cfg.arm, resume=cfg.resume, force=cfg.force,
+                               ppo=cfg.ppo)
         summaries.append(run_train(tcfg, print_fn=print_fn))
     index = write_index(out, summaries)
     return {"out": str(out), "index": str(index), "runs": summaries}

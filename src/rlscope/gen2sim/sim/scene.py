@@ -214,7 +214,10 @@ def _prefixed_asset_xml(asset: Asset, inst: str, asset_dir: Path | None, pos, fr
             if attr in el.attrib:
                 el.set(attr, f"{inst}/{el.attrib[attr]}")
         if el.tag == "mesh" and asset_dir is not None and "file" in el.attrib:
-            el.set("file", str((asset_dir / el.attrib["file"]).resolve()))
+            mesh = (asset_dir / el.attrib["file"]).resolve()
+            if not mesh.is_relative_to(asset_dir.resolve()):  # an asset reads only its own files
+                raise DataError(f"mesh file {el.attrib['file']!r} leaves the asset directory", str(asset_dir / "asset.json"))
+            el.set("file", str(mesh))
     for body in root.iter("body"):
         local = body.attrib["name"][len(inst) + 1:]
         for h in asset.handles:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -153,8 +154,47 @@ def _init_spec(d: dict[str, Any], where: str) -> InitSpec:
         raise DataError(f"bad 'init': {exc}", where) from None
 
 
+def confined(root: Path, ref: str, where: str) -> Path:
+    """``ref`` (a path written in a task file) resolved against the task directory ``root``.
+
+    Refused with a :class:`DataError` naming ``where`` when it is absolute or leaves ``root`` (``..``, or
+    a symlink anywhere on the way that points outside), before anything at that path is read.
+    """
+    if not isinstance(ref, str) or not ref:
+        raise DataError(f"expected a path inside the task directory, got {ref!r}", where)
+    if Path(ref).is_absolute():
+        raise DataError(f"{ref!r} is absolute; paths in a task are relative to its directory", where)
+    top = root.resolve()
+    path = (root / ref).resolve()
+    if not path.is_relative_to(top):
+        raise DataError(f"{ref!r} leaves the task directory ({path} is not inside {top})", where)
+    return path
+
+
+def check_tree(top: Path, where: str) -> None:
+    """Refuse a directory under which a symlink points outside ``top`` (before it is copied or read)."""
+    base = top.resolve()
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink() and not p.resolve().is_relative_to(base):
+                raise DataError(f"{p} is a symlink to {p.resolve()}, outside {base}", where)
+
+
+def tree_digest(top: Path) -> dict[str, str]:
+    """Relative path -> SHA-256 of every file under ``top`` (to tell two copies of a task apart)."""
+    import hashlib
+
+    return {str(p.relative_to(top)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(top.rglob("*")) if p.is_file()}
+
+
 def load_task(task_dir: Path | str) -> Task:
-    """Read a task directory; errors name the file and field."""
+    """Read a task directory; errors name the file and field.
+
+    Every path in ``task.json`` (sub-task code, asset directories) must stay inside the task directory
+    (:func:`confined`); this is checked before any of them is read.
+    """
     root = Path(task_dir)
     path = root / "task.json"
     if not path.is_file():
@@ -167,12 +207,18 @@ def load_task(task_dir: Path | str) -> Task:
         if key not in d:
             raise DataError(f"missing field {key!r}", str(path))
     scene = SceneSpec.from_dict(d["scene"], f"{path}: scene")
+    for i, a in enumerate(scene.assets):
+        if a.dir is not None:
+            check_tree(confined(root, a.dir, f"{path}: scene.assets[{i}].dir"), f"{path}: scene.assets[{i}].dir")
+    for i, o in enumerate(scene.objects):
+        if o.asset is not None:
+            check_tree(confined(root, o.asset, f"{path}: scene.objects[{i}].asset"), f"{path}: scene.objects[{i}].asset")
     subs = []
     for i, s in enumerate(d["subtasks"]):
         where = f"{path}: subtasks[{i}]"
         if "name" not in s or "code" not in s:
             raise DataError("each sub-task needs 'name' and 'code' (a .py file next to task.json)", where)
-        code_path = root / s["code"]
+        code_path = confined(root, s["code"], f"{where}.code")
         if not code_path.is_file():
             raise DataError(f"code file {s['code']!r} not found", where)
         observe = tuple(s.get("observe", ()))
