@@ -185,6 +185,8 @@ def test_panda_arm_opens_the_drawer(tmp_path):
     ev = json.loads((run / "summary.json").read_text())["subtasks"][0]["eval"]
     assert ev["honest_success_rate"] >= 0.8, ev
     proc = rlscope("gen2sim", "train", "open_drawer", "--arm", "none", "--out", run, check=False)
+    assert proc.returncode == 2 and "another version of task open_drawer (files that differ: task.json)" in proc.stderr
+    proc = rlscope("gen2sim", "train", "open_drawer", "--arm", "none", "--out", run, "--resume", check=False)
     assert proc.returncode == 2 and "arm 'panda', not 'none'" in proc.stderr
 
 

@@ -6,7 +6,7 @@ import pytest
 from rlscope.gen2sim.assets.build import BuildOptions, build_procedural, write_asset
 from rlscope.gen2sim.sim.env import BatchedEnv
 from rlscope.gen2sim.sim.scene import build_scene
-from rlscope.gen2sim.tasks.task import compile_code, load_task, save_task
+from rlscope.gen2sim.tasks.task import compile_code, load_task
 from rlscope.gen2sim.tasks.templates import articulated_tasks, tasks_for_asset
 
 
@@ -42,9 +42,13 @@ def test_every_drawer_and_door_gets_its_task(cabinet_dir):
 def test_generated_task_round_trips_and_runs(cabinet_dir, tmp_path):
     from rlscope.gen2sim.assets.build import load_asset
 
+    from rlscope.gen2sim.pipeline import copy_task
+
     task = tasks_for_asset(load_asset(cabinet_dir), str(cabinet_dir))[1]
-    again = load_task(save_task(task, tmp_path / "t"))
-    scene = build_scene(again.scene)
+    copy_task(task, tmp_path / "t")  # the asset copied in: a task file refers only to its own directory
+    again = load_task(tmp_path / "t")
+    assert again.scene.assets[0].dir == "assets/cab"
+    scene = build_scene(again.scene, tmp_path / "t")
     sub = again.subtasks[0]
     env = BatchedEnv(scene, sub, compile_code(sub), num_envs=2, seed=0, nthread=1)
     obs, _ = env.reset()

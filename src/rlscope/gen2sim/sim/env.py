@@ -327,7 +327,7 @@ class BatchedEnv:
         if bad.any():
             self.sens[bad] = 0.0
         st = self.sim_state()
-        reward, comps = self.code.reward(st)
+        reward, comps = self.code.reward(st, valid=~bad)
         success = self.code.success(st)
         bad |= ~np.isfinite(reward)
         obs = build_observation(st, self.sub)

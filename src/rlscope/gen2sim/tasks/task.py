@@ -19,9 +19,13 @@ Sub-tasks run in order; in a chain each starts from the end states of the previo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -99,34 +103,101 @@ class Task:
     """Directory the task was loaded from (resolves relative asset paths)."""
 
 
+class CallTimeout(BaseException):
+    """Raised inside task code that runs past its per-call budget (a BaseException, so that the code's own
+    ``except Exception`` cannot swallow it)."""
+
+
+@contextlib.contextmanager
+def call_budget(seconds: float | None, what: str):
+    """End the enclosed call with :class:`CallTimeout` once it has run ``seconds`` of wall-clock time.
+
+    On the main thread a real-time timer interrupts the call itself (a busy loop, a sleep), firing again
+    every 50 ms should the code catch it; elsewhere the call is only measured after it returns."""
+    if not seconds:
+        yield
+        return
+    t0 = time.monotonic()
+    armed = threading.current_thread() is threading.main_thread()
+    if armed:
+        def interrupt(signum, frame):
+            raise CallTimeout(what)
+
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    try:
+        yield
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    if time.monotonic() - t0 > seconds:
+        raise CallTimeout(what)
+
+
+def _numeric(value: Any, n: int, what: str) -> np.ndarray:
+    """``value`` as a (n,) float array, or a TypeError saying what it is instead."""
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None or arr.shape != (n,) or arr.dtype.kind not in "fiu":
+        got = f"{type(value).__name__} {value!r}"[:80] if arr is None else f"array of shape {arr.shape} and dtype {arr.dtype}"
+        raise TypeError(f"{what} must be a ({n},) float array (one value per environment), got {got}")
+    return arr.astype(np.float64, copy=False)
+
+
 @dataclasses.dataclass
 class CompiledCode:
-    """The two functions of a sub-task, called with shape checks and errors turned into RewardCodeError."""
+    """The two functions of a sub-task, called with checks of what they return and a per-call time budget.
+
+    Every failure (an exception, a wrong type, shape or dtype, a non-finite value where the simulation was
+    fine, a call over budget) becomes a :class:`RewardCodeError` naming the sub-task and the offending term.
+    """
 
     subtask: str
     reward_fn: Callable
     success_fn: Callable
+    call_s: float | None = None
+    """Wall-clock budget of one call (s); None: unlimited."""
 
-    def reward(self, state) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        n = state.n
+    def _call(self, fn: Callable, name: str, state):
         try:
-            out = self.reward_fn(state)
-            if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
-                raise TypeError(f"compute_reward must return (reward, components dict), got {type(out).__name__}")
-            reward = np.broadcast_to(np.asarray(out[0], dtype=np.float64), (n,)).copy()
-            comps = {str(k): np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)) for k, v in out[1].items()}
+            with call_budget(self.call_s, name):
+                return fn(state)
+        except CallTimeout:
+            raise RewardCodeError(self.subtask, f"{name} ran past its per-call budget of {self.call_s:g} s "
+                                                "(limits.call_s)") from None
         except Exception:
             raise RewardCodeError(self.subtask, traceback.format_exc(limit=8)) from None
+
+    def reward(self, state, valid: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(reward (N,), components name -> (N,)); ``valid`` (N,) bool marks the environments whose simulation
+        is sound: a non-finite value there is the code's fault."""
+        n = state.n
+        out = self._call(self.reward_fn, "compute_reward", state)
+        try:
+            if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+                raise TypeError(f"compute_reward must return (reward, components dict), got {type(out).__name__}")
+            reward = _numeric(out[0], n, "the reward").copy()
+            comps = {str(k): _numeric(v, n, f"reward component {k!r}") for k, v in out[1].items()}
+            for name, arr in [("the reward", reward), *((f"reward component {k!r}", v) for k, v in comps.items())]:
+                bad = ~np.isfinite(arr) if valid is None else valid & ~np.isfinite(arr)
+                if bad.any():
+                    raise ValueError(f"{name} is not finite ({arr[bad][0]}) in {int(bad.sum())} of {n} environments")
+        except (TypeError, ValueError) as exc:
+            raise RewardCodeError(self.subtask, f"{type(exc).__name__}: {exc}") from None
         return reward, comps
 
     def success(self, state) -> np.ndarray:
-        try:
-            return np.broadcast_to(np.asarray(self.success_fn(state), dtype=bool), (state.n,)).copy()
-        except Exception:
-            raise RewardCodeError(self.subtask, traceback.format_exc(limit=8)) from None
+        """(N,) bool: is_success's own array (a plain bool or an array of another shape or dtype is refused)."""
+        out = self._call(self.success_fn, "is_success", state)
+        if not (isinstance(out, np.ndarray) and out.shape == (state.n,) and out.dtype == np.bool_):
+            got = f"{type(out).__name__} {out!r}"[:80] if not isinstance(out, np.ndarray) else \
+                f"array of shape {out.shape} and dtype {out.dtype}"
+            raise RewardCodeError(self.subtask, f"TypeError: is_success must return a ({state.n},) bool array "
+                                                f"(one flag per environment), got {got}")
+        return out.copy()
 
 
-def compile_code(sub: SubTask) -> CompiledCode:
+def compile_code(sub: SubTask, call_s: float | None = None) -> CompiledCode:
     """Compile a sub-task's code. Call this only where untrusted code may run (a sandboxed worker)."""
     where = sub.code_file or f"sub-task {sub.name}"
     try:
@@ -141,7 +212,7 @@ def compile_code(sub: SubTask) -> CompiledCode:
     for fn in ("compute_reward", "is_success"):
         if not callable(ns.get(fn)):
             raise TaskCodeError(f"defines no function {fn}(state)", where)
-    return CompiledCode(sub.name, ns["compute_reward"], ns["is_success"])
+    return CompiledCode(sub.name, ns["compute_reward"], ns["is_success"], call_s)
 
 
 def _init_spec(d: dict[str, Any], where: str) -> InitSpec:
