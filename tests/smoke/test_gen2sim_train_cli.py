@@ -256,3 +256,41 @@ def test_an_asset_that_fails_validation_exits_non_zero_unless_kept(tmp_path):
     report = json.loads((tmp_path / "assets" / "blocked" / "validation.json").read_text())
     assert report["ok"] is False and report["checks"]["joint:slide"] is False
     assert rlscope(*args, "--keep-going").returncode == 0
+
+
+@needs_sandbox
+@pytest.mark.parametrize("body", ["while True:\n        pass", "import time\n    time.sleep(3600)"])
+def test_hanging_reward_code_ends_the_check_with_one_line(tmp_path, body):
+    code = (STANDARD_DIR / "open_drawer" / "open_drawer.py").read_text() + f"\n\ndef compute_reward(state):\n    {body}\n"
+    task = _task_with_code(tmp_path, code)
+    t0 = time.monotonic()
+    proc = rlscope("gen2sim", "train", task, "--out", tmp_path / "run", "--no-progress", "--limits.call-s", 1, check=False,
+                   timeout=120)
+    assert proc.returncode == 2 and time.monotonic() - t0 < 60
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "rlscope: error: task code failed its check in the sandbox: sub-task open_drawer: compute_reward ran past its "
+        f"per-call budget of 1 s (--limits.call-s) (details in {tmp_path / 'run' / 'checks.json'})")
+
+
+@needs_sandbox
+def test_a_stage_past_its_wall_clock_limit_ends_with_one_line_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    args = ("gen2sim", "train", "open_drawer", "--out", run, "--no-progress", "--no-video", "--no-report", "--episodes", 4,
+            "--steps", 400_000)
+    proc = rlscope(*args, "--limits.train-s", 6, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("rlscope: error: sub-task open_drawer's training stopped at its "
+                                                    "wall-clock limit of 6 s (--limits.train-s); what was stored is kept")
+    assert (run / "subtasks" / "open_drawer" / "checkpoint.pt").exists()
+
+
+@needs_sandbox
+def test_a_broken_reward_fails_the_check_naming_the_component(tmp_path):
+    code = (STANDARD_DIR / "open_drawer" / "open_drawer.py").read_text().replace(
+        '"reach": -reach', '"reach": -reach * np.nan')
+    assert "np.nan" in code
+    proc = rlscope("gen2sim", "train", _task_with_code(tmp_path, code), "--out", tmp_path / "run", "--no-progress",
+                   check=False)
+    assert proc.returncode == 2
+    assert "sub-task open_drawer: ValueError: reward component 'reach' is not finite (nan)" in proc.stderr
+    assert not (tmp_path / "run" / "subtasks").exists()  # no training started

@@ -49,6 +49,23 @@ def resolve_task_dir(spec: str | Path) -> Path:
 
 
 @dataclasses.dataclass(frozen=True)
+class StageLimits:
+    """Wall-clock limits of the sandboxed stages of a Gen2Sim run, in seconds. Past one, the stage is
+    killed and the command ends with a line naming the sub-task and the limit; what was stored is kept."""
+
+    check_s: float = 300.0
+    """Checking every sub-task's code before training."""
+    train_s: float = 7200.0
+    """Training and evaluating one sub-task (its checkpoints let a rerun continue)."""
+    chain_s: float = 1800.0
+    """Evaluating the sub-tasks in sequence."""
+    render_s: float = 900.0
+    """Rendering the rollout videos."""
+    call_s: float = 2.0
+    """One call of a sub-task's compute_reward or is_success (on a whole batch of environments)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainTaskConfig:
     """`rlscope gen2sim train TASK_DIR`: train, chain, evaluate and report one task."""
 
@@ -79,6 +96,7 @@ class TrainTaskConfig:
     """Where the run directory holds another version of the task: continue that run with its own copy."""
     force: bool = False
     """Where the run directory holds another version of the task: discard that run and start over."""
+    limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
 
 
@@ -162,12 +180,18 @@ def place_task(task, run: Path, *, resume: bool, force: bool, say) -> None:
         shutil.rmtree(incoming, ignore_errors=True)
 
 
-def _worker(mode: str, run: Path, *extra: str, unsafe: bool) -> int:
-    from rlscope.sandbox.process import run_python_module
-
-    res = run_python_module("rlscope.gen2sim.worker", [mode, run, *extra], [run], unsafe=unsafe)
+def _worker(mode: str, run: Path, *extra: str, cfg: TrainTaskConfig, what: str) -> int:
+    """Run one stage in the sandboxed worker under its wall-clock limit; ``what`` names it in errors."""
     from rlscope.gen2sim.worker import CODE_FAILED
+    from rlscope.sandbox.process import ProcessLimits, run_python_module
 
+    field = f"{mode}_s"
+    wall_s = getattr(cfg.limits, field)
+    res = run_python_module("rlscope.gen2sim.worker", [mode, run, *extra], [run], unsafe=cfg.unsafe,
+                            limits=ProcessLimits(wall_s=wall_s))
+    if res.timed_out:
+        raise RlscopeError(f"{what} stopped at its wall-clock limit of {wall_s:g} s (--limits.{field.replace('_', '-')}); "
+                           "what was stored is kept")
     if res.returncode not in (0, CODE_FAILED):
         tail = res.stderr_tail.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
         raise RlscopeError(f"the {mode} worker failed ({'killed by signal %d' % res.signal if res.signal else tail[0]})"
@@ -179,29 +203,8 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def _video(run: Path, scene_model, frames: Path, name: str) -> str | None:
-    import numpy as np
-
-    if not frames.exists():
-        return None
-    data = np.load(frames)
-    if data["states"].size == 0:
-        return None
-    from rlscope.gen2sim.render import render_gif
-
-    path = run / "videos" / f"{name}.gif"
-    path.parent.mkdir(exist_ok=True)
-    try:
-        render_gif(scene_model, data["states"], data["eq_active"], path)
-    except RlscopeError as exc:
-        log.warning("no video: %s", exc)
-        return None
-    return f"videos/{name}.gif"
-
-
 def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     """Train every sub-task in order, evaluate each and the chain, render, summarise, report."""
-    from rlscope.gen2sim.sim.scene import build_scene
     from rlscope.gen2sim.tasks.task import load_task
 
     t0 = time.perf_counter()
@@ -221,40 +224,44 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
                            "choose another --out")
     write_manifest(run, "train", cfg)
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
-           "ppo": dataclasses.asdict(cfg.ppo)}
+           "call_s": cfg.limits.call_s, "ppo": dataclasses.asdict(cfg.ppo)}
     atomic_write_text(run / "job.json", json.dumps(job, indent=2) + "\n")
-    if _worker("check", run, unsafe=cfg.unsafe) != 0:
+    if _worker("check", run, cfg=cfg, what=f"the check of task {task.task_id}'s code") != 0:
         checks = _read(run / "checks.json") or {}
         bad = {k: v["error"] for k, v in checks.items() if not v.get("ok")}
         first = next(iter(bad.items()))
         raise RlscopeError(f"task code failed its check in the sandbox: sub-task {first[0]}: {first[1].strip().splitlines()[-1]}"
-                           f" (full traceback in {run / 'checks.json'})")
-    scene = build_scene(task.scene, Path(task.root))
+                           f" (details in {run / 'checks.json'})")
     subs: list[dict[str, Any]] = []
     for k, sub in enumerate(task.subtasks):
         out = run / "subtasks" / sub.name
         if not (out / "eval.json").exists():
             say(f"[{k + 1}/{len(task.subtasks)}] {sub.name}: training")
-            if _worker("train", run, str(k), unsafe=cfg.unsafe) != 0:
+            if _worker("train", run, str(k), cfg=cfg, what=f"sub-task {sub.name}'s training") != 0:
                 err = _read(out / "error.json") or {"error": "unknown"}
                 raise RlscopeError(f"reward code of sub-task {sub.name} failed during training; traceback in "
                                    f"{out / 'error.json'}: {err['error'].strip().splitlines()[-1]}")
         ev, tr = _read(out / "eval.json"), _read(out / "result.json")
-        video = _video(run, scene.model, out / "frames.npz", sub.name) if cfg.video else None
         subs.append({"name": sub.name, "description": sub.description,
                      "train": {"steps": tr["steps"], "seconds": tr["seconds"], "steps_per_s": tr["steps_per_s"],
                                "best_success": tr["best_success"]},
-                     "eval": ev, "video": video})
+                     "eval": ev, "video": None})
         say(f"    {sub.name}: success {ev['success_rate']:.2f}, honest {ev['honest_success_rate']:.2f} "
             f"({tr['steps']} steps in {tr['seconds']:.0f} s)")
     chain = None
     if len(task.subtasks) > 1:
         if not (run / "chain" / "eval.json").exists():
             say("chain: evaluating all sub-tasks in sequence")
-            if _worker("chain", run, unsafe=cfg.unsafe) != 0:
+            if _worker("chain", run, cfg=cfg, what=f"the chain evaluation of task {task.task_id}") != 0:
                 raise RlscopeError(f"task code failed during the chain evaluation; see {run / 'chain' / 'error.json'}")
-        chain = _read(run / "chain" / "eval.json")
-        chain["video"] = _video(run, scene.model, run / "chain" / "frames.npz", "chain") if cfg.video else None
+        chain = _read(run / "chain" / "eval.json") | {"video": None}
+    if cfg.video:
+        if _worker("render", run, cfg=cfg, what=f"rendering task {task.task_id}'s videos") == 0:
+            videos = _read(run / "videos" / "rendered.json") or {}
+            for s in subs:
+                s["video"] = videos.get(s["name"])
+            if chain is not None:
+                chain["video"] = videos.get("chain")
     summary = {"task_id": task.task_id, "description": task.description, "subtasks": subs, "chain": chain,
                "seconds_total": time.perf_counter() - t0}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -304,6 +311,7 @@ class RunConfig:
     """Where a task's run directory holds another version of the task: continue that run with its own copy."""
     force: bool = False
     """Where a task's run directory holds another version of the task: discard that run and start over."""
+    limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
 
 
@@ -361,7 +369,7 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
         tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
                                progress=cfg.progress, arm=cfg.arm, resume=cfg.resume, force=cfg.force,
-                               ppo=cfg.ppo)
+                               limits=cfg.limits, ppo=cfg.ppo)
         summaries.append(run_train(tcfg, print_fn=print_fn))
     index = write_index(out, summaries)
     return {"out": str(out), "index": str(index), "runs": summaries}

@@ -9,6 +9,10 @@ with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
   write ``subtasks/NAME/{eval.json,end_states.npy,frames.npz}``. Sub-task K > 0 starts from the
   successful end states of sub-task K-1.
 * ``chain RUN_DIR``: evaluate the whole chain; writes ``chain/{eval.json,frames.npz}``.
+* ``render RUN_DIR``: draw the recorded rollouts (``subtasks/*/frames.npz``, ``chain/frames.npz``) into
+  ``videos/NAME.gif``; writes ``videos/rendered.json`` (name -> file, or the reason there is none).
+
+``job.json`` carries the run's settings, among them ``call_s``, the budget of one call of task code.
 
 Exit status 3 means the task code failed; ``error.json`` in the sub-task's directory holds the traceback.
 """
@@ -69,27 +73,27 @@ def start_states(run: Path, task, k: int) -> np.ndarray | None:
     return states[ok] if ok.any() else states
 
 
+def _call_s(job: dict) -> float | None:
+    return float(job["call_s"]) if job.get("call_s") else None
+
+
 def check(run: Path) -> int:
-    from rlscope.gen2sim.sim.env import BatchedEnv
     from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
+    from rlscope.gen2sim.tasks.validate import check_subtask
 
     task, scene = _setup(run)
+    call_s = _call_s(_job(run))
     results = {}
     failed = False
     for sub in task.subtasks:
         try:
-            env = BatchedEnv(scene, sub, compile_code(sub), num_envs=8, seed=0, nthread=1)
-            env.reset()
-            for _ in range(3):
-                env.step(env.rng.uniform(-1, 1, (8, 4)))
-            env.close()
-            results[sub.name] = {"ok": True}
+            problems = check_subtask(scene, sub, compile_code(sub, call_s))
+            results[sub.name] = {"ok": not problems} | ({"error": "; ".join(problems)} if problems else {})
         except (TaskCodeError, RewardCodeError) as exc:
-            failed = True
             results[sub.name] = {"ok": False, "error": str(exc)}
         except Exception:  # the state API raised on a wrong name, or similar: the code's fault too
-            failed = True
             results[sub.name] = {"ok": False, "error": traceback.format_exc(limit=6)}
+        failed |= not results[sub.name]["ok"]
     _write_json(run / "checks.json", results)
     return CODE_FAILED if failed else 0
 
@@ -106,7 +110,7 @@ def train_one(run: Path, k: int) -> int:
     out = run / "subtasks" / sub.name
     out.mkdir(parents=True, exist_ok=True)
     try:
-        code = compile_code(sub)
+        code = compile_code(sub, _call_s(job))
         starts = start_states(run, task, k)
         ppo = with_task_settings(PPOConfig(**job.get("ppo", {})), sub.ppo)
         cfg = TrainConfig(total_steps=int(job.get("steps") or 0), seed=int(job.get("seed", 0)), nthread=int(job.get("nthread", 2)),
@@ -139,7 +143,7 @@ def chain(run: Path) -> int:
     job = _job(run)
     task, scene = _setup(run)
     try:
-        codes = [compile_code(s) for s in task.subtasks]
+        codes = [compile_code(s, _call_s(job)) for s in task.subtasks]
         policies = [load_policy(run / "subtasks" / s.name / "best.pt") for s in task.subtasks]
         res = evaluate_chain(scene, list(task.subtasks), codes, policies, episodes=int(job.get("episodes", 100)),
                              seed=20_000 + int(job.get("seed", 0)), record=1, nthread=int(job.get("nthread", 2)))
@@ -154,6 +158,30 @@ def chain(run: Path) -> int:
     return 0
 
 
+def render(run: Path) -> int:
+    from rlscope.errors import RlscopeError
+    from rlscope.gen2sim.render import render_gif
+
+    task, scene = _setup(run)
+    rendered: dict[str, str | None] = {}
+    names = [(s.name, run / "subtasks" / s.name / "frames.npz") for s in task.subtasks] + [("chain", run / "chain" / "frames.npz")]
+    for name, frames in names:
+        if not frames.exists():
+            continue
+        data = np.load(frames)
+        if data["states"].size == 0:
+            rendered[name] = None
+            continue
+        try:
+            render_gif(scene.model, data["states"], data["eq_active"], run / "videos" / f"{name}.gif")
+            rendered[name] = f"videos/{name}.gif"
+        except RlscopeError as exc:
+            log.warning("no video of %s: %s", name, exc)
+            rendered[name] = None
+    _write_json(run / "videos" / "rendered.json", rendered)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     import os
 
@@ -165,6 +193,8 @@ def main(argv: list[str]) -> int:
         return train_one(run, int(argv[2]))
     if mode == "chain":
         return chain(run)
+    if mode == "render":
+        return render(run)
     print(f"unknown mode {mode!r}", file=sys.stderr)
     return 2
 

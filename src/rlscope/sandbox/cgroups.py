@@ -228,6 +228,16 @@ class WorkerCgroup:
         except OSError:
             return []
 
+    def kill(self) -> None:
+        """Kill every process in the group (the group stays)."""
+        if self.version == 2:
+            with contextlib.suppress(OSError):
+                _write(self.dirs[0] / "cgroup.kill", "1")
+                return
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
     def destroy(self) -> None:
         """Kill whatever is left in the group and remove it."""
         for fd in self._fds.values():

@@ -17,6 +17,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +44,8 @@ class ProcessLimits:
     """Processes and threads."""
     file_mb: int = 2048
     """Largest file it may write, MB."""
+    wall_s: float | None = None
+    """Wall-clock time of the whole run (s), after which it is killed; None: no limit."""
 
 
 @dataclasses.dataclass
@@ -53,6 +56,8 @@ class ProcessRun:
     """False when it ran unsandboxed (``unsafe``)."""
     oom_killed: bool
     stderr_tail: str
+    timed_out: bool = False
+    """Killed at its wall-clock limit (``ProcessLimits.wall_s``)."""
 
 
 def _package_root() -> str:
@@ -135,7 +140,17 @@ def run_python_module(module: str, args: Sequence[str | Path], writable: Sequenc
     if group is not None:  # join the cgroup before exec, so every descendant is in it
         cmd = ["/bin/sh", "-c", _JOIN, "sh", *map(str, group.procs_files), "--", *cmd]
     proc = subprocess.Popen(cmd, env=child_env, preexec_fn=_limit(limits), stderr=subprocess.PIPE, text=True,
-                            errors="replace")
+                            errors="replace", start_new_session=not isolated)
+    timer = None
+    expired = threading.Event()
+    if limits.wall_s is not None:
+        def expire() -> None:
+            expired.set()
+            _kill(proc, group, isolated)
+
+        timer = threading.Timer(limits.wall_s, expire)
+        timer.daemon = True
+        timer.start()
     tail: list[str] = []
     try:
         assert proc.stderr is not None
@@ -150,8 +165,10 @@ def run_python_module(module: str, args: Sequence[str | Path], writable: Sequenc
         proc.wait()
         raise
     finally:
+        if timer is not None:
+            timer.cancel()
         if proc.poll() is None:
-            proc.kill()
+            _kill(proc, group, isolated)
             proc.wait()
         oom = False
         if group is not None:
@@ -159,4 +176,18 @@ def run_python_module(module: str, args: Sequence[str | Path], writable: Sequenc
             group.destroy()
     rc = proc.returncode
     return ProcessRun(returncode=rc, signal=-rc if rc < 0 else None, isolated=isolated, oom_killed=oom,
-                      stderr_tail="".join(tail))
+                      stderr_tail="".join(tail), timed_out=expired.is_set())
+
+
+def _kill(proc: subprocess.Popen, group: WorkerCgroup | None, isolated: bool) -> None:
+    """Kill the run and everything it started: its cgroup when it has one, else bubblewrap (whose children
+    die with it) or, unsandboxed, its process group."""
+    if group is not None:
+        group.kill()
+    try:
+        if isolated:
+            proc.kill()
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

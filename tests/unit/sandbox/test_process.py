@@ -105,3 +105,20 @@ def test_relative_spaced_and_symlinked_paths_reach_the_isolated_process(tmp_path
     assert res.returncode == 0, res.stderr_tail
     assert (real / "out.txt").read_text() == "hello seen inside"
     assert process.inside_path(rel) == str(real.resolve())
+
+
+@needs_bwrap
+def test_a_run_past_its_wall_clock_limit_is_killed_with_everything_it_started(tmp_path):
+    """A sleeping process never reaches a CPU-time limit; the wall-clock limit ends it, children included."""
+    import time
+
+    (tmp_path / "sleeper.py").write_text("import subprocess, sys, time\n"
+                                         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+                                         "time.sleep(600)\n")
+    t0 = time.monotonic()
+    res = process.run_python_module("sleeper", [], [tmp_path], env={"PYTHONPATH": str(tmp_path)},
+                                    limits=process.ProcessLimits(wall_s=1.5))
+    assert res.timed_out and res.returncode != 0
+    assert time.monotonic() - t0 < 30
+    fast = process.run_python_module("rlscope", ["version"], [tmp_path], limits=process.ProcessLimits(wall_s=60))
+    assert fast.returncode == 0 and not fast.timed_out

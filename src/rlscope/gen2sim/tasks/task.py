@@ -164,7 +164,7 @@ class CompiledCode:
                 return fn(state)
         except CallTimeout:
             raise RewardCodeError(self.subtask, f"{name} ran past its per-call budget of {self.call_s:g} s "
-                                                "(limits.call_s)") from None
+                                                "(--limits.call-s)") from None
         except Exception:
             raise RewardCodeError(self.subtask, traceback.format_exc(limit=8)) from None
 
@@ -178,7 +178,8 @@ class CompiledCode:
                 raise TypeError(f"compute_reward must return (reward, components dict), got {type(out).__name__}")
             reward = _numeric(out[0], n, "the reward").copy()
             comps = {str(k): _numeric(v, n, f"reward component {k!r}") for k, v in out[1].items()}
-            for name, arr in [("the reward", reward), *((f"reward component {k!r}", v) for k, v in comps.items())]:
+            # components first: a non-finite term makes the total non-finite too, and the term is the news
+            for name, arr in [*((f"reward component {k!r}", v) for k, v in comps.items()), ("the reward", reward)]:
                 bad = ~np.isfinite(arr) if valid is None else valid & ~np.isfinite(arr)
                 if bad.any():
                     raise ValueError(f"{name} is not finite ({arr[bad][0]}) in {int(bad.sum())} of {n} environments")
