@@ -91,7 +91,7 @@ def test_task_code_runs_only_inside_the_sandbox(tmp_path):
             "    if SECRET or NET or HOME:\n"
             "        raise RuntimeError(f'escaped: secret={SECRET} net={NET} home={HOME}')\n"
             "    return np.zeros(state.n), {}\n\n"
-            "def is_success(state):\n    return np.zeros(state.n, dtype=bool)\n")
+            "def is_success(state):\n    return state.joint('cabinet/drawer_0_joint').fraction >= 0.66\n")
     task = _task_with_code(tmp_path, code)
     env = {**ENV, "RLSCOPE_TEST_SECRET": "hunter2"}
     proc = subprocess.run([sys.executable, "-m", "rlscope", "gen2sim", "train", str(task), "--out", str(tmp_path / "run"),
@@ -105,10 +105,12 @@ def test_task_code_runs_only_inside_the_sandbox(tmp_path):
 
 @needs_sandbox
 def test_reward_code_failing_during_training_is_reported_with_its_traceback(tmp_path):
-    code = ("def compute_reward(state):\n"
-            "    if (state.t > 50).any():\n        raise ValueError('reward blew up at step 50')\n"
+    code = ("CALLS = [0]\n\n"  # fine in the check's few calls, raising once training is under way
+            "def compute_reward(state):\n"
+            "    CALLS[0] += 1\n"
+            "    if CALLS[0] > 50:\n        raise ValueError('reward blew up at call 50')\n"
             "    return np.zeros(state.n), {}\n\n"
-            "def is_success(state):\n    return np.zeros(state.n, dtype=bool)\n")
+            "def is_success(state):\n    return state.joint('cabinet/drawer_0_joint').fraction >= 0.66\n")
     task = _task_with_code(tmp_path, code)
     proc = rlscope("gen2sim", "train", task, "--out", tmp_path / "run", "--steps", 8192, "--no-progress", check=False)
     assert proc.returncode == 2

@@ -100,6 +100,25 @@ class Joint:
     """Spring stiffness towards 0 (buttons); MJCF only, URDF has no field for it."""
     semantic: str = ""
     """PartNet-Mobility joint kind: hinge | slider | static."""
+    closed: str = ""
+    """Which end of ``range`` is the part's closed configuration: ``lower`` or ``upper``; empty: inferred
+    (:meth:`closed_end`). Importers record what they infer; ``rlscope gen2sim asset --closed`` overrides it."""
+
+    def __post_init__(self) -> None:
+        if self.closed not in ("", "lower", "upper"):
+            raise ValueError(f"joint {self.name}: 'closed' must be 'lower', 'upper' or empty, got {self.closed!r}")
+
+    def closed_end(self) -> str:
+        """``lower`` or ``upper``: as recorded, else the end nearer 0 (the modelled rest pose; the lower on a tie)."""
+        if self.closed:
+            return self.closed
+        lo, hi = self.range
+        return "upper" if abs(hi) < abs(lo) else "lower"
+
+    def ends(self) -> tuple[float, float]:
+        """(closed value, open value): a fraction of travel 0 .. 1 runs from the first to the second."""
+        lo, hi = float(self.range[0]), float(self.range[1])
+        return (hi, lo) if self.closed_end() == "upper" else (lo, hi)
 
 
 @dataclasses.dataclass

@@ -72,6 +72,9 @@ class AssetConfig:
     """CoACD MCTS iterations per cut."""
     coacd_timeout_s: float = 60.0
     """Budget of the convex decomposition; past it the convex hull is used (with a warning)."""
+    closed: tuple[str, ...] = ()
+    """Which end of a joint's range is closed, as JOINT=lower or JOINT=upper (overrides what the importer
+    inferred: the end nearer 0), e.g. --closed door_joint=upper."""
     validate: bool = True
     """Load in MuJoCo, drop on a table, check size, mass and joint ranges (validation.json)."""
     keep_going: bool = False
@@ -98,6 +101,19 @@ def build_options(cfg: AssetConfig):
     )
 
 
+def set_closed_ends(asset, specs: tuple[str, ...]) -> None:
+    """Apply ``--closed JOINT=lower|upper`` to the asset's joints (one clear error for a bad spec or name)."""
+    movable = {j.name: j for j in asset.movable_joints()}
+    for spec in specs:
+        name, _, end = spec.partition("=")
+        if end not in ("lower", "upper"):
+            raise RlscopeError(f"--closed {spec!r}: expected JOINT=lower or JOINT=upper")
+        if name not in movable:
+            raise RlscopeError(f"--closed {spec!r}: asset {asset.asset_id} has no movable joint {name!r} "
+                               f"(it has {', '.join(sorted(movable)) or 'none'})")
+        movable[name].closed = end
+
+
 def run_asset(cfg: AssetConfig) -> dict[str, Any]:
     """Build OUT/NAME/ and return a summary (also written into validation.json / asset.json)."""
     import re
@@ -111,6 +127,7 @@ def run_asset(cfg: AssetConfig) -> dict[str, Any]:
         raise RlscopeError(f"--name must be letters, digits, '_', '-' or '.', got {cfg.name!r}")
     t0 = time.perf_counter()
     built = build(cfg.input, cfg.name, build_options(cfg))
+    set_closed_ends(built.asset, cfg.closed)
     out_dir = cfg.out / cfg.name
     write_asset(built, out_dir)
     asset = built.asset
@@ -138,7 +155,7 @@ def run_asset(cfg: AssetConfig) -> dict[str, Any]:
         "source": asset.source,
         "category": asset.category,
         "links": len(asset.links),
-        "joints": [f"{j.name} ({j.type})" for j in asset.movable_joints()],
+        "joints": [f"{j.name} ({j.type}, closed at {j.closed_end()})" for j in asset.movable_joints()],
         "handles": [h.name for h in asset.handles],
         "size_m": [round(v, 4) for v in asset.physics.size] if asset.physics else None,
         "mass_kg": round(asset.physics.mass, 4) if asset.physics else None,

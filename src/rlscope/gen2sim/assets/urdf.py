@@ -264,6 +264,11 @@ def import_urdf(path: Path | str, *, category: str | None = None, asset_id: str 
             frictionloss=float(dyn.get("friction", 0) or 0) if dyn is not None else 0.0,
             semantic={"revolute": "hinge", "continuous": "hinge", "prismatic": "slider"}.get(jtype, "static"),
         ))
+        if jtype in ("revolute", "prismatic"):
+            joints[-1].closed = joints[-1].closed_end()  # URDF has no field for it: the end nearer 0, recorded
+            if joints[-1].closed == "upper":
+                warnings.append(f"joint {jname}: closed at its upper limit {rng[1]:g} (the end nearer 0); "
+                                f"override with --closed {jname}=lower")
     children = [j.child for j in joints]
     dup = {c for c in children if children.count(c) > 1}
     if dup:

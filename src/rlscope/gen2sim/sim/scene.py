@@ -163,7 +163,7 @@ class Scene:
     links: list[str]
     """Bodies readable by name (asset links and free objects), with their pose sensors."""
     joints: dict[str, tuple[float, float]]
-    """Movable asset joints and their limits."""
+    """Movable asset joints: (closed value, open value), the ends of their range as the asset records them."""
     handles: list[str]
     objects: list[str]
     graspables: list[Graspable]
@@ -329,7 +329,7 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
             contact.append(el)
         links += [f"{a.name}/{link.name}" for link in asset.links]
         for j in asset.movable_joints():
-            joints[f"{a.name}/{j.name}"] = (float(j.range[0]), float(j.range[1]))
+            joints[f"{a.name}/{j.name}"] = j.ends()
         for h in asset.handles:
             hname = f"{a.name}/{h.name}"
             handles.append(hname)

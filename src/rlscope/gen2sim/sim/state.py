@@ -25,8 +25,9 @@ State API (all arrays have a leading axis N = number of parallel environments):
   state.handle(name).pos     (N, 3) centre of a handle (e.g. "cabinet/drawer_0_handle"); follows its part
   state.joint(name).pos      (N,)   joint value (m or rad), e.g. "cabinet/drawer_0_joint"
   state.joint(name).vel      (N,)   joint velocity
-  state.joint(name).lower, .upper   float limits; 0 = closed, upper = fully open
-  state.joint(name).fraction (N,)   (pos - lower) / (upper - lower), 0 = closed .. 1 = open
+  state.joint(name).closed, .open   float joint values closed and fully open (either limit, as the asset says)
+  state.joint(name).lower, .upper   float limits (min and max of the two)
+  state.joint(name).fraction (N,)   (pos - closed) / (open - closed), 0 = closed .. 1 = fully open
   state.object(name).pos     (N, 3) centre of a free object (e.g. "cube")
   state.object(name).quat    (N, 4)
   state.object(name).vel     (N, 3)
@@ -61,12 +62,23 @@ class Handle:
 class JointState:
     pos: np.ndarray
     vel: np.ndarray
-    lower: float
-    upper: float
+    closed: float
+    """Joint value of the closed configuration (the lower or the upper limit, as the asset records)."""
+    open: float
+    """Joint value fully open (the other limit)."""
+
+    @property
+    def lower(self) -> float:
+        return min(self.closed, self.open)
+
+    @property
+    def upper(self) -> float:
+        return max(self.closed, self.open)
 
     @property
     def fraction(self) -> np.ndarray:
-        return (self.pos - self.lower) / max(self.upper - self.lower, 1e-9)
+        span = self.open - self.closed
+        return (self.pos - self.closed) / (span if abs(span) > 1e-9 else 1e-9)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +105,7 @@ class SimState:
     layout : mapping
         Sensor name -> slice (``Scene.sensors``).
     joints : mapping
-        Joint name -> (lower, upper).
+        Joint name -> (closed value, open value).
     attached : (N,) int
         Index into ``graspables`` of what each env holds, -1 for nothing.
     graspables : sequence of str
@@ -139,9 +151,9 @@ class SimState:
     def joint(self, name: str) -> JointState:
         if name not in self._joints:
             raise UnknownName(f"no joint named {name!r}; this scene has {sorted(self._joints)}")
-        lo, hi = self._joints[name]
+        closed, opened = self._joints[name]
         return JointState(pos=self._s[:, self._layout[f"qpos:{name}"]][:, 0], vel=self._s[:, self._layout[f"qvel:{name}"]][:, 0],
-                          lower=lo, upper=hi)
+                          closed=closed, open=opened)
 
     def object(self, name: str) -> ObjectState:
         if name not in self._objects:

@@ -91,6 +91,7 @@ class Builder:
                 name=f"{name}_joint", type=type, parent=parent, child=name, pos=[float(v) for v in pos],
                 quat=[float(v) for v in quat], axis=[float(v) for v in axis], range=[float(v) for v in range],
                 damping=float(damping), frictionloss=float(frictionloss), stiffness=float(stiffness), semantic=kind,
+                closed="lower" if type in ("revolute", "prismatic") else "",
             ))
         return name
 
