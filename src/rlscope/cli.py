@@ -57,7 +57,8 @@ def boundary_import(cfg) -> int:
     from rlscope.boundary.sample import run_import
 
     s = run_import(cfg)
-    print(f"imported {s.generated} completions for {s.problems} problems ({s.already} already stored) -> {cfg.run}")
+    replaced = f"; {s.replaced} replaced, their verdicts dropped" if s.replaced else ""
+    print(f"imported {s.generated} completions for {s.problems} problems ({s.already} already stored{replaced}) -> {cfg.run}")
     return 0
 
 
@@ -75,6 +76,10 @@ def boundary_passk(cfg) -> int:
     from rlscope.boundary.results import compute_passk
 
     res = compute_passk(cfg)
+    for key, what in (("problems_without_samples", "have no samples"), ("problems_without_verdicts", "have no verdicts")):
+        if res[key]:
+            print(f"warning: {res[key]} of {res['problems_in_run']} problems in the run {what}; pass@k covers the "
+                  f"{res['problems']} verified ones", file=sys.stderr)
     if cfg.json:
         print(json.dumps({k: v for k, v in res.items() if k != "per_problem"}, indent=2))
         return 0
@@ -320,3 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rlscope: interrupted; everything stored so far is kept: run the same command again to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`... --json | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # a bug: one line, the traceback only when asked for
+        if level == "DEBUG":
+            raise
+        print(f"rlscope: internal error: {type(exc).__name__}: {exc} (RLSCOPE_LOG=debug shows the traceback); "
+              "everything stored so far is kept", file=sys.stderr)
+        return 1

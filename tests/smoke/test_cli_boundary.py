@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from rlscope.boundary.results import EXPORT_FIELDS
+
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -129,7 +131,7 @@ def test_import_verify_kill9_passk_export(tmp_path, bench):
     assert (run / "passk.csv").read_text().startswith("k,pass_at_k")
     lines = rlscope("boundary", "export", "--run", run).stdout.splitlines()
     first = json.loads(lines[0])
-    assert len(lines) == 2400 and set(first) == {"problem_id", "sample_idx", "completion", "extracted", "correct"}
+    assert len(lines) == 2400 and list(first) == list(EXPORT_FIELDS) and first["gold"] == "0"
     assert first["problem_id"] == "q0" and first["sample_idx"] == 0 and first["correct"] is True
     rlscope("boundary", "export", "--run", run, "--out", tmp_path / "s.parquet")
     import pyarrow.parquet as pq

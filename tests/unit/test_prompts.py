@@ -43,7 +43,7 @@ def test_ids_and_versions():
     assert get_template("raw@1").name == "raw"
     with pytest.raises(RlscopeError, match="version 1, not 2"):
         get_template("raw@2")
-    with pytest.raises(RlscopeError, match="known: code-complete"):
+    with pytest.raises(RlscopeError, match="known: chat-boxed, code-complete"):
         get_template("qwen")
 
 

@@ -8,6 +8,16 @@ from typing import Annotated, Literal
 
 import tyro
 
+from rlscope.errors import RlscopeError
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def require(ok: bool, option: str, expected: str, got: object) -> None:
+    """One line naming the option and what was expected, raised before anything is changed."""
+    if not ok:
+        raise RlscopeError(f"{option}: expected {expected}, got {got!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class SampleConfig:
@@ -50,13 +60,37 @@ class SampleConfig:
     base_url: str = "http://127.0.0.1:8000/v1"
     """openai: server URL."""
     chat: bool = False
-    """openai: use /chat/completions (the prompt becomes one user message) instead of /completions."""
+    """openai: use /chat/completions: the prompt is the question with the answer-format instruction as one user
+    message, and the server applies the model's own chat template (template auto: chat-boxed)."""
     concurrency: int = 8
     """openai: requests in flight."""
     retries: int = 3
-    """openai: retries of a call on connection errors, 429 and 5xx (exponential backoff)."""
+    """openai: retries of a call on connection errors, timeouts, 429 and 5xx (exponential backoff)."""
+    timeout_s: float = 600.0
+    """openai: seconds to wait for a request's answer (connecting, and each wait for data) before a retry."""
     progress: bool = True
     """Show a progress bar."""
+
+    def validate(self) -> None:
+        """Every option checked before the run is touched (one line naming the option)."""
+        require(self.n >= 1, "-n", "at least 1 sample per problem", self.n)
+        require(self.limit is None or self.limit >= 1, "--limit", "at least 1 problem", self.limit)
+        require(self.temperature >= 0, "--temperature", "a value >= 0 (0: greedy)", self.temperature)
+        require(0 < self.top_p <= 1, "--top-p", "a value in (0, 1]", self.top_p)
+        require(self.max_new_tokens >= 1, "--max-new-tokens", "at least 1", self.max_new_tokens)
+        require(self.batch_size >= 1, "--batch-size", "at least 1", self.batch_size)
+        require(self.concurrency >= 1, "--concurrency", "at least 1", self.concurrency)
+        require(self.retries >= 0, "--retries", "0 or more", self.retries)
+        require(self.timeout_s > 0, "--timeout-s", "a number of seconds > 0", self.timeout_s)
+        require(self.threads is None or self.threads >= 1, "--threads", "at least 1", self.threads)
+        require(self.dtype in DTYPES, "--dtype", " | ".join(DTYPES), self.dtype)
+        require(self.device in ("auto", "cpu") or self.device.startswith("cuda"), "--device", "auto | cpu | cuda[:N]",
+                self.device)
+        require(not self.chat or self.backend == "openai", "--chat", "--backend openai (chat endpoints)", self.backend)
+        if self.backend == "hf" and self.device.startswith("cuda"):
+            import torch
+
+            require(torch.cuda.is_available(), "--device", "auto or cpu: torch sees no CUDA device here", self.device)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,15 +100,25 @@ class ImportConfig:
     benchmark: str
     """The benchmark the completions answer (a known name or `jsonl:PATH`)."""
     completions: Path
-    """JSONL file, one `{"problem_id": ..., "completion": ...}` per line; order per problem gives sample_idx."""
+    """JSONL file, one `{"problem_id": ..., "completion": ...}` per line (optionally `"sample_idx"`; else the
+    order of a problem's lines numbers them)."""
     run: Path
     """Run directory."""
+    append: bool = False
+    """Add the file's completions as more samples (a shard): numbered after those already stored, or by the
+    file's sample_idx."""
+    replace: bool = False
+    """Replace stored completions that the file gives again with other text (drops their verdicts)."""
     data: str | None = None
     """Local copy of the benchmark."""
     fields: dict[str, str] = dataclasses.field(default_factory=dict)
     """Field mapping for JSONL benchmarks."""
     limit: int | None = None
     """Use only the first LIMIT problems."""
+
+    def validate(self) -> None:
+        require(self.limit is None or self.limit >= 1, "--limit", "at least 1 problem", self.limit)
+        require(not (self.append and self.replace), "--append/--replace", "one of them, not both", "both")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +136,10 @@ class VerifyConfig:
     progress: bool = True
     """Show a progress bar."""
 
+    def validate(self) -> None:
+        require(self.workers >= 1, "--workers", "at least 1", self.workers)
+        require(self.timeout_s > 0, "--timeout-s", "a number of seconds > 0", self.timeout_s)
+
 
 @dataclasses.dataclass(frozen=True)
 class PassKConfig:
@@ -106,17 +154,40 @@ class PassKConfig:
     confidence: float = 0.95
     """Confidence level of the intervals."""
 
+    def validate(self) -> None:
+        require(self.bootstrap >= 0, "--bootstrap", "0 (no intervals) or more replicates", self.bootstrap)
+        require(0 < self.confidence < 1, "--confidence", "a level in (0, 1)", self.confidence)
+
+
+EXPORT_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+"""File suffix -> export format."""
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
-    """`rlscope boundary export`: one JSONL line (or Parquet row) per sample."""
+    """`rlscope boundary export`: one record per sample, with its problem's gold answer and its verdict."""
 
     run: Path
     """Run directory."""
     out: Path | None = None
-    """Output file (default: stdout). A .parquet suffix writes Parquet."""
-    format: Literal["auto", "jsonl", "parquet"] = "auto"
+    """Output file (default: JSONL on stdout); its suffix picks the format: .jsonl, .csv or .parquet."""
+    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
     """Output format (auto: from the suffix of --out)."""
+
+    def resolved_format(self) -> str:
+        """The format to write, checked against --out before anything is written."""
+        if self.out is None:
+            require(self.format in ("auto", "jsonl"), "--format", "jsonl on stdout (csv and parquet need --out FILE)",
+                    self.format)
+            return "jsonl"
+        require(not self.out.is_dir(), "--out", "a file path, not a directory", str(self.out))
+        require(self.out.parent.is_dir(), "--out", "a file in an existing directory", str(self.out))
+        if self.format != "auto":
+            return self.format
+        suffix = self.out.suffix.lower()
+        require(suffix in EXPORT_FORMATS, "--out", f"a file ending in {', '.join(EXPORT_FORMATS)} (or --format)",
+                str(self.out))
+        return EXPORT_FORMATS[suffix]
 
 
 @dataclasses.dataclass(frozen=True)

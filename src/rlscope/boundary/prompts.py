@@ -1,13 +1,17 @@
 """Prompt templates: named, versioned functions from a :class:`Problem` to the model's input text.
 
 A run records :func:`template_id` (``"qwen-boxed@1"``) in its manifest. Changing what a
-template renders means a new version, so recorded runs keep meaning what they meant.
+template renders means a new version, so recorded runs keep meaning what they meant. A template
+is *raw* (the whole text a model continues, chat tokens included where the model wants them; for
+``/completions`` and local backends) or *chat* (the content of one user message; a chat endpoint
+applies the model's own chat template around it).
 
 =============  =======================================================================
 name           renders
 =============  =======================================================================
 qwen-boxed     the paper's Qwen2.5-Math chat prompt (system: reason step by step, \\boxed{})
 plain-boxed    ``Question: ...`` + the same instruction + ``Answer:``, no chat tokens (base models)
+chat-boxed     chat: the question and the same instruction, as one user message (``--chat``)
 raw            the question as it is
 code-complete  the code prompt as it is (HumanEval signature + docstring), for completion
 organism       the question as it is, for the small synthetic-task model
@@ -44,6 +48,8 @@ class PromptTemplate:
     """``render(problem) -> prompt text``."""
     description: str = ""
     """One line for listings."""
+    chat: bool = False
+    """True: renders one user message for a chat endpoint; False: the raw text the model continues."""
 
     @property
     def id(self) -> str:
@@ -58,12 +64,13 @@ TEMPLATES: Registry[PromptTemplate] = Registry("prompt template")
 """Known templates by name."""
 
 
-def template(name: str, version: int, description: str = "") -> Callable[[Callable[[Problem], str]], PromptTemplate]:
+def template(name: str, version: int, description: str = "", chat: bool = False
+             ) -> Callable[[Callable[[Problem], str]], PromptTemplate]:
     """Register ``render`` as template ``name`` (decorator); the name then refers to the template."""
 
     def deco(render: Callable[[Problem], str]) -> PromptTemplate:
         doc = (render.__doc__ or "").strip().splitlines()
-        tpl = PromptTemplate(name, version, render, description or (doc[0] if doc else ""))
+        tpl = PromptTemplate(name, version, render, description or (doc[0] if doc else ""), chat)
         TEMPLATES.add(name, tpl)
         return tpl
 
@@ -86,6 +93,12 @@ def qwen_boxed(problem: Problem) -> str:
 def plain_boxed(problem: Problem) -> str:
     """Question, the boxed-answer instruction and ``Answer:``, without chat tokens."""
     return "Question: " + problem.question + "\n" + BOXED_INSTRUCTION + "\nAnswer:"
+
+
+@template("chat-boxed", version=1, chat=True)
+def chat_boxed(problem: Problem) -> str:
+    """Chat: the question, then the boxed-answer instruction, as one user message (no chat tokens)."""
+    return problem.question + "\n" + BOXED_INSTRUCTION
 
 
 @template("raw", version=1)
@@ -121,7 +134,8 @@ def get_template(name: str) -> PromptTemplate:
     if isinstance(obj, PromptTemplate):
         tpl = obj
     elif callable(obj):
-        tpl = PromptTemplate(base, int(getattr(obj, "version", 1)), obj, (obj.__doc__ or "").strip())
+        tpl = PromptTemplate(base, int(getattr(obj, "version", 1)), obj, (obj.__doc__ or "").strip(),
+                             bool(getattr(obj, "chat", False)))
     else:
         raise RlscopeError(f"prompt template {base!r} is a {type(obj).__name__}, not a function or PromptTemplate")
     if version is not None and version != tpl.version:

@@ -17,20 +17,27 @@ from rlscope.config import atomic_write_text
 from rlscope.errors import RlscopeError
 from rlscope.passk import bootstrap_ci, ks_for, pass_at_k
 
-EXPORT_FIELDS = ("problem_id", "sample_idx", "completion", "extracted", "correct")
+EXPORT_FIELDS = ("problem_id", "sample_idx", "gold", "completion", "extracted", "correct", "reason", "finish_reason",
+                 "num_tokens", "seed", "source")
+"""Columns of an export, in order: the sample, its problem's gold answer, its verdict and how it was drawn."""
 
 
 def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
     """pass@k over the run's verified problems; writes ``passk.json`` and ``passk.csv`` into the run."""
+    cfg.validate()
     store = open_run(cfg.run)
     try:
         counts = store.correct_counts()
-        total_problems = len(store.problems())
+        all_ids = [p.problem_id for p, _ in store.problems()]
+        sampled = store.sample_counts()
         unverified = store.count_unverified()
     finally:
         store.close()
+    total_problems = len(all_ids)
     if not counts:
         raise RlscopeError(f"{cfg.run}: no verified samples yet; run `rlscope boundary verify --run {cfg.run}`")
+    without_samples = [p for p in all_ids if p not in sampled]
+    without_verdicts = [p for p in all_ids if p in sampled and p not in counts]
     pids = list(counts)
     n = np.array([counts[p][0] for p in pids])
     c = np.array([counts[p][1] for p in pids])
@@ -49,6 +56,8 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
         "problems_in_run": total_problems,
         "samples_per_problem": {"min": n_min, "max": int(n.max())},
         "unverified_samples": unverified,
+        "problems_without_samples": len(without_samples),
+        "problems_without_verdicts": len(without_verdicts),
         "confidence": cfg.confidence if cfg.bootstrap else None,
         "solved_at_least_once": int((c > 0).sum()),
         "curve": rows,
@@ -65,32 +74,42 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
 
 
 def export_samples(cfg: ExportConfig) -> int:
-    """Write one record per sample; returns the count."""
-    fmt = cfg.format
-    if fmt == "auto":
-        fmt = "parquet" if cfg.out is not None and cfg.out.suffix == ".parquet" else "jsonl"
-    if fmt == "parquet" and cfg.out is None:
-        raise RlscopeError("Parquet export needs --out FILE")
+    """Write one record per sample (:data:`EXPORT_FIELDS`) as JSONL, CSV or Parquet; returns the count.
+
+    A file is written beside its destination and renamed into place, so a failed export leaves no
+    half-written file."""
+    fmt = cfg.resolved_format()
     store = open_run(cfg.run)
     try:
         records = ({k: r[k] for k in EXPORT_FIELDS} for r in store.iter_samples())
-        if fmt == "parquet":
-            return _write_parquet(records, Path(cfg.out))  # type: ignore[arg-type]
-        return _write_jsonl(records, cfg.out)
+        if cfg.out is None:
+            return _write_text(records, sys.stdout, "jsonl")
+        tmp = cfg.out.with_name(f".{cfg.out.name}.tmp")
+        try:
+            if fmt == "parquet":
+                count = _write_parquet(records, tmp)
+            else:
+                with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                    count = _write_text(records, fh, fmt)
+            tmp.replace(cfg.out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return count
     finally:
         store.close()
 
 
-def _write_jsonl(records, out: Path | None) -> int:
+def _write_text(records, fh, fmt: str) -> int:
     count = 0
-    fh = open(out, "w", encoding="utf-8") if out is not None else sys.stdout
-    try:
-        for rec in records:
+    writer = csv.DictWriter(fh, fieldnames=list(EXPORT_FIELDS)) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    for rec in records:
+        if writer is not None:
+            writer.writerow(rec)
+        else:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            count += 1
-    finally:
-        if out is not None:
-            fh.close()
+        count += 1
     return count
 
 
@@ -98,15 +117,8 @@ def _write_parquet(records, out: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema(
-        [
-            ("problem_id", pa.string()),
-            ("sample_idx", pa.int64()),
-            ("completion", pa.string()),
-            ("extracted", pa.string()),
-            ("correct", pa.bool_()),
-        ]
-    )
+    types = {"sample_idx": pa.int64(), "correct": pa.bool_(), "num_tokens": pa.int64(), "seed": pa.int64()}
+    schema = pa.schema([(name, types.get(name, pa.string())) for name in EXPORT_FIELDS])
     count = 0
     with pq.ParquetWriter(out, schema) as writer:
         batch: list[dict] = []

@@ -18,7 +18,7 @@ from rlscope.boundary.benchmarks import load_benchmark
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.config import ImportConfig, SampleConfig
 from rlscope.boundary.prompts import get_template, template_id
-from rlscope.boundary.runs import check_same, open_run
+from rlscope.boundary.runs import check_same, open_run, record, writer
 from rlscope.config import write_manifest
 from rlscope.errors import DataError, RlscopeError
 from rlscope.llm.base import SampleRequest, SamplingParams, get_sampler, sample_seed
@@ -39,11 +39,22 @@ class SampleSummary:
     seconds: float
 
 
-def resolve_template(name: str, problems: list[Problem]) -> str:
-    if name != "auto":
-        return name
-    kinds = {p.kind for p in problems}
-    return "code-complete" if kinds == {"code"} else "qwen-boxed"
+def resolve_template(name: str, problems: list[Problem], chat: bool = False) -> str:
+    """The template to use: ``auto`` picks by the problems' kind and by the endpoint (raw text or chat)."""
+    if name == "auto":
+        kinds = {p.kind for p in problems}
+        if kinds == {"code"}:
+            return "code-complete"
+        return "chat-boxed" if chat else "qwen-boxed"
+    tpl = get_template(name)
+    if chat and not tpl.chat:
+        raise RlscopeError(f"--template {name}: renders raw text for /completions, with any chat tokens already in it; "
+                           "with --chat the server applies the model's chat template, so use a chat template "
+                           "(chat-boxed, or auto)")
+    if not chat and tpl.chat:
+        raise RlscopeError(f"--template {name}: renders one chat message; add --chat (openai backend) or use a raw "
+                           "template (qwen-boxed, plain-boxed)")
+    return name
 
 
 def render_prompts(problems: list[Problem], template: str) -> list[str]:
@@ -56,7 +67,7 @@ def _backend_kwargs(cfg: SampleConfig) -> dict:
         return {"device": cfg.device, "dtype": cfg.dtype, "batch_size": cfg.batch_size, "threads": cfg.threads}
     if cfg.backend == "openai":
         return {"base_url": cfg.base_url, "mode": "chat" if cfg.chat else "completions", "concurrency": cfg.concurrency,
-                "max_retries": cfg.retries}
+                "max_retries": cfg.retries, "timeout_s": cfg.timeout_s}
     return {}
 
 
@@ -65,68 +76,106 @@ def _missing(problems: list[Problem], have: dict[str, set[int]], n: int) -> list
     return [(i, j) for i, p in enumerate(problems) for j in range(n) if j not in have.get(p.problem_id, ())]
 
 
+def clean_text(text: str) -> str:
+    """``text`` storable as UTF-8: lone surrogates (from a server's JSON escapes) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+FLUSH_EVERY = 16
+"""Finished samples held before they are committed (a streaming backend commits each group as it arrives)."""
+
+
 def run_sample(cfg: SampleConfig) -> SampleSummary:
-    """Draw ``cfg.n`` samples per problem into ``cfg.run``; continue a partial run."""
+    """Draw ``cfg.n`` samples per problem into ``cfg.run``; continue a partial run.
+
+    Options are checked before the run is touched; the run's settings (and its problems) are recorded
+    with the first samples stored, so a command that fails before that leaves nothing behind. Every
+    finished request is stored as it arrives: a failure keeps all that finished before it."""
+    cfg.validate()
     problems = load_benchmark(cfg.benchmark, data=cfg.data, limit=cfg.limit, fields=cfg.fields or None)
-    template = resolve_template(cfg.template, problems)
+    template = resolve_template(cfg.template, problems, chat=cfg.chat)
     prompts = render_prompts(problems, template)
     params = SamplingParams(temperature=cfg.temperature, top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens)
-    store = open_run(cfg.run, create=True)
+    with writer(cfg.run, "sample"):
+        store = open_run(cfg.run, create=True)
+        try:
+            settings = check_same(store, "sampling", {
+                "model": cfg.model, "backend": cfg.backend, "benchmark": cfg.benchmark, "data": cfg.data,
+                "template": template_id(template), "temperature": cfg.temperature, "top_p": cfg.top_p,
+                "max_new_tokens": cfg.max_new_tokens, "seed": cfg.seed})
+            if "import" in store.sources():
+                raise RlscopeError(f"{cfg.run} holds imported completions; sampling into it would mix two sources under "
+                                   "one problem: sample into a new --run")
+            return _sample_into(store, cfg, settings, problems, prompts, params, template)
+        finally:
+            store.close()
+
+
+def _sample_into(store, cfg: SampleConfig, settings: dict, problems: list[Problem], prompts: list[str], params,
+                 template: str) -> SampleSummary:
+    todo = _missing(problems, store.sample_indices(), cfg.n)
+    already = len(problems) * cfg.n - len(todo)
+    summary = SampleSummary(len(problems), len(problems) * cfg.n, already, 0, 0, 0.0)
+    if not todo:
+        log.info("nothing to sample: %d samples already stored", already)
+        return summary
+    sampler = get_sampler(cfg.backend, cfg.model, **_backend_kwargs(cfg))
+    bar = _progress(cfg.progress, total=len(problems) * cfg.n, initial=already)
+    remaining = Counter(i for i, _ in todo)  # problem position -> samples still to draw
+    complete = len(problems) - len(remaining)
+    start = time.perf_counter()
+    pending: list[tuple[int, GenerationRow]] = []
+    recorded = store.get_meta("sampling") is not None
+
+    def flush() -> None:
+        nonlocal complete, recorded
+        if not pending:
+            return
+        if not recorded:  # the run's settings and problems, with its first samples
+            store.put_problems(problems, prompts)
+            record(store, "sampling", settings)
+            write_manifest(cfg.run, "sample", cfg, {"template": template_id(template), "problems": len(problems)})
+            recorded = True
+        store.put_generations([row for _, row in pending])
+        summary.generated += len(pending)
+        summary.tokens += sum(row.num_tokens or 0 for _, row in pending)
+        summary.seconds = time.perf_counter() - start
+        for i, _ in pending:
+            remaining[i] -= 1
+            complete += remaining[i] == 0
+        if bar is not None:
+            bar.update(len(pending))
+            bar.set_postfix(problems=f"{complete}/{len(problems)}",
+                            tok_s=f"{summary.tokens / max(summary.seconds, 1e-9):.0f}")
+        pending.clear()
+
     try:
-        check_same(
-            store,
-            "sampling",
-            {
-                "model": cfg.model,
-                "backend": cfg.backend,
-                "benchmark": cfg.benchmark,
-                "template": template_id(template),
-                "temperature": cfg.temperature,
-                "top_p": cfg.top_p,
-                "max_new_tokens": cfg.max_new_tokens,
-                "seed": cfg.seed,
-            },
-        )
-        store.put_problems(problems, prompts)
-        write_manifest(cfg.run, "sample", cfg, {"template": template_id(template), "problems": len(problems)})
-        todo = _missing(problems, store.sample_indices(), cfg.n)
-        already = len(problems) * cfg.n - len(todo)
-        summary = SampleSummary(len(problems), len(problems) * cfg.n, already, 0, 0, 0.0)
-        if not todo:
-            log.info("nothing to sample: %d samples already stored", already)
-            return summary
-        sampler = get_sampler(cfg.backend, cfg.model, **_backend_kwargs(cfg))
-        bar = _progress(cfg.progress, total=len(problems) * cfg.n, initial=already)
-        remaining = Counter(i for i, _ in todo)  # problem position -> samples still to draw
-        complete = len(problems) - len(remaining)
-        start = time.perf_counter()
         for chunk in _chunks(todo, cfg.batch_size):
-            requests = [
-                SampleRequest(prompts[i], sample_seed(cfg.seed, problems[i].problem_id, j)) for i, j in chunk
-            ]
-            comps = sampler.generate(requests, params)
-            rows = [
-                GenerationRow(problems[i].problem_id, j, c.text, c.num_tokens, c.finish_reason, req.seed, "sample")
-                for (i, j), c, req in zip(chunk, comps, requests)
-            ]
-            store.put_generations(rows)
-            summary.generated += len(rows)
-            summary.tokens += sum(c.num_tokens for c in comps)
-            summary.seconds = time.perf_counter() - start
-            for i, _ in chunk:
-                remaining[i] -= 1
-                complete += remaining[i] == 0
-            if bar is not None:
-                bar.update(len(rows))
-                bar.set_postfix(
-                    problems=f"{complete}/{len(problems)}",
-                    tok_s=f"{summary.tokens / max(summary.seconds, 1e-9):.0f}",
-                )
+            requests = [SampleRequest(prompts[i], sample_seed(cfg.seed, problems[i].problem_id, j)) for i, j in chunk]
+
+            def done(k: int, c, chunk=chunk, requests=requests) -> None:
+                i, j = chunk[k]
+                pending.append((i, GenerationRow(problems[i].problem_id, j, clean_text(c.text), c.num_tokens,
+                                                 c.finish_reason, requests[k].seed, "sample")))
+                if len(pending) >= FLUSH_EVERY:
+                    flush()
+
+            try:
+                if getattr(sampler, "streams", False):
+                    sampler.generate(requests, params, on_result=done)
+                else:
+                    for k, c in enumerate(sampler.generate(requests, params)):
+                        done(k, c)
+            finally:
+                flush()  # what finished is stored, whatever happens next
+    finally:
         if bar is not None:
             bar.close()
-        return summary
-    finally:
-        store.close()
+    return summary
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -142,14 +191,20 @@ def _progress(enabled: bool, total: int, initial: int):
     return tqdm(total=total, initial=initial, unit="sample", dynamic_ncols=True)
 
 
-def read_completions(path: Path, known_ids: set[str]) -> list[GenerationRow]:
-    """Parse an import file; ``sample_idx`` counts lines per problem in file order."""
-    if not path.exists():
+def read_completions(path: Path, known_ids: set[str]) -> list[tuple[int, GenerationRow, bool]]:
+    """Parse an import file: (line, row, whether the line gave its sample_idx). Without ``sample_idx`` a
+    problem's lines are numbered in file order (after any numbered ones, see :func:`run_import`)."""
+    if path.is_dir() or not path.exists():
         raise RlscopeError(f"{path}: no such completions file")
-    rows: list[GenerationRow] = []
+    out: list[tuple[int, GenerationRow, bool]] = []
     counts: dict[str, int] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    seen: dict[tuple[str, int], int] = {}
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})", str(path), lineno) from None
             if not line.strip():
                 continue
             try:
@@ -165,35 +220,74 @@ def read_completions(path: Path, known_ids: set[str]) -> list[GenerationRow]:
             if pid not in known_ids:
                 raise DataError(f"problem_id {pid!r} is not in the benchmark", str(path), lineno)
             if not isinstance(rec["completion"], str):
-                raise DataError(f"problem {pid}: completion must be a string", str(path), lineno)
-            idx = counts.get(pid, 0)
-            counts[pid] = idx + 1
-            rows.append(GenerationRow(pid, idx, rec["completion"], source="import"))
-    if not rows:
+                raise DataError(f"problem {pid}: completion must be a string, got {type(rec['completion']).__name__}",
+                                str(path), lineno)
+            given = rec.get("sample_idx")
+            if given is not None and (not isinstance(given, int) or isinstance(given, bool) or given < 0):
+                raise DataError(f"sample_idx must be an integer >= 0, got {given!r}", str(path), lineno)
+            idx = given if given is not None else counts.get(pid, 0)
+            counts[pid] = max(counts.get(pid, 0), idx + 1)
+            if (pid, idx) in seen:
+                raise DataError(f"problem {pid} sample {idx} is also on line {seen[pid, idx]}", str(path), lineno)
+            seen[pid, idx] = lineno
+            out.append((lineno, GenerationRow(pid, idx, clean_text(rec["completion"]), source="import"), given is not None))
+    if not out:
         raise DataError("no completions in file", str(path))
-    return rows
+    return out
 
 
-def run_import(cfg: ImportConfig) -> SampleSummary:
-    """Take completions generated elsewhere into the store (idempotent: importing twice adds nothing)."""
+@dataclasses.dataclass
+class ImportSummary(SampleSummary):
+    replaced: int = 0
+
+
+def run_import(cfg: ImportConfig) -> ImportSummary:
+    """Take completions generated elsewhere into the store.
+
+    Importing the same file again adds nothing. A file whose completions differ from those stored under the
+    same (problem, sample) is refused unless ``--replace`` (their verdicts are dropped) or ``--append`` (added
+    as more samples: unnumbered lines after those stored, numbered lines where they say)."""
+    cfg.validate()
     problems = load_benchmark(cfg.benchmark, data=cfg.data, limit=cfg.limit, fields=cfg.fields or None)
-    rows = read_completions(cfg.completions, {p.problem_id for p in problems})
-    store = open_run(cfg.run, create=True)
-    try:
-        check_same(store, "import", {"benchmark": cfg.benchmark, "completions": str(cfg.completions)})
-        store.put_problems(problems, [None] * len(problems))
-        write_manifest(cfg.run, "import", cfg, {"problems": len(problems)})
-        start = time.perf_counter()
-        inserted = 0
-        for chunk in _chunks(rows, 5000):
-            inserted += store.put_generations(chunk)
-        return SampleSummary(
-            problems=len({r.problem_id for r in rows}),
-            requested=len(rows),
-            already=len(rows) - inserted,
-            generated=inserted,
-            tokens=0,
-            seconds=time.perf_counter() - start,
-        )
-    finally:
-        store.close()
+    lines = read_completions(cfg.completions, {p.problem_id for p in problems})
+    with writer(cfg.run, "import"):
+        store = open_run(cfg.run, create=True)
+        try:
+            settings = check_same(store, "import", {"benchmark": cfg.benchmark, "data": cfg.data})
+            if "sample" in store.sources():
+                raise RlscopeError(f"{cfg.run} holds samples drawn by `rlscope boundary sample`; importing into it would "
+                                   "mix two sources under one problem: import into a new --run")
+            stored = store.completions()
+            if cfg.append:
+                after: dict[str, int] = {}
+                for pid, idx in stored:
+                    after[pid] = max(after.get(pid, 0), idx + 1)
+                shifted = []
+                for lineno, row, given in lines:
+                    if not given:
+                        row = dataclasses.replace(row, sample_idx=row.sample_idx + after.get(row.problem_id, 0))
+                    shifted.append((lineno, row, given))
+                lines = shifted
+            new = [row for _, row, _ in lines if (row.problem_id, row.sample_idx) not in stored]
+            changed = [(lineno, row) for lineno, row, _ in lines
+                       if stored.get((row.problem_id, row.sample_idx), row.completion) != row.completion]
+            if changed and not cfg.replace:
+                lineno, row = changed[0]
+                raise RlscopeError(
+                    f"{cfg.completions}: {len(changed)} completion(s) differ from those stored in {cfg.run} under the same "
+                    f"problem and sample (first: line {lineno}, problem {row.problem_id} sample {row.sample_idx}); "
+                    "--replace to replace them (their verdicts are dropped), or --append to add the file as more samples")
+            start = time.perf_counter()
+            if new or changed:
+                store.put_problems(problems, [None] * len(problems))
+                record(store, "import", settings)
+                write_manifest(cfg.run, "import", cfg, {"problems": len(problems)})
+            inserted = 0
+            for chunk in _chunks(new, 5000):
+                inserted += store.put_generations(chunk)
+            replaced = store.replace_generations([row for _, row in changed]) if changed else 0
+            return ImportSummary(problems=len({row.problem_id for _, row, _ in lines}), requested=len(lines),
+                                 already=len(lines) - inserted - replaced, generated=inserted, tokens=0,
+                                 seconds=time.perf_counter() - start, replaced=replaced)
+        finally:
+            store.close()

@@ -58,7 +58,11 @@ class Sampler(Protocol):
     name: str
 
     def generate(self, requests: Sequence[SampleRequest], params: SamplingParams) -> list[Completion]:
-        """Draw one completion per request, in order. Requests sharing a prompt should share its prefill."""
+        """Draw one completion per request, in order. Requests sharing a prompt should share its prefill.
+
+        A backend whose requests finish one by one (a server) sets a class attribute ``streams = True`` and
+        accepts ``on_result=callback``: ``callback(index, completion)`` as each finishes, so the caller
+        stores it at once and a later failure loses nothing that finished."""
         ...
 
 

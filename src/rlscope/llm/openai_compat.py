@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rlscope.errors import RlscopeError
@@ -82,6 +82,8 @@ class OpenAISampler:
     """
 
     name = "openai"
+    streams = True
+    """:meth:`generate` reports each finished request through ``on_result`` as it arrives."""
 
     def __init__(
         self,
@@ -117,27 +119,48 @@ class OpenAISampler:
         self.url = f"{self.base_url}/{'chat/completions' if mode == 'chat' else 'completions'}"
         self._reached = False
 
-    def generate(self, requests: Sequence[SampleRequest], params: SamplingParams) -> list[Completion]:
-        """Draw one completion per request, in request order (calls may finish in any order)."""
+    def generate(self, requests: Sequence[SampleRequest], params: SamplingParams,
+                 on_result: Callable[[int, Completion], None] | None = None) -> list[Completion]:
+        """Draw one completion per request, in request order (calls may finish in any order).
+
+        ``on_result(index, completion)`` is called (on this thread) as each call finishes, so a caller can
+        store it at once: when a call finally fails, everything that finished before is already reported."""
         if not requests:
             return []
         groups = _group_indices(requests) if self.group_by_prompt else [[i] for i in range(len(requests))]
         results: list[Completion | None] = [None] * len(requests)
         abort = threading.Event()
+
+        def finished(group: list[int], completions: list[Completion]) -> None:
+            for idx, completion in zip(group, completions):
+                results[idx] = completion
+                if on_result is not None:
+                    on_result(idx, completion)
+
         if not self._reached:
             # The first call goes alone: a server that is down fails once, not once per thread.
             first = groups.pop(0)
-            for idx, completion in zip(first, self._call(requests[first[0]], len(first), params, abort)):
-                results[idx] = completion
+            finished(first, self._call(requests[first[0]], len(first), params, abort))
             self._reached = True
         if not groups:
             return results  # type: ignore[return-value]
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=min(self.concurrency, len(groups)))
+        error: BaseException | None = None
         try:
             futures = {pool.submit(self._call, requests[g[0]], len(g), params, abort): g for g in groups}
             for fut in concurrent.futures.as_completed(futures):
-                for idx, completion in zip(futures[fut], fut.result()):
-                    results[idx] = completion
+                if fut.cancelled():
+                    continue
+                try:
+                    finished(futures[fut], fut.result())
+                except RlscopeError as exc:  # report the others that finish, then raise the first failure
+                    if error is None:
+                        error = exc
+                        abort.set()
+                        for other in futures:
+                            other.cancel()
+            if error is not None:
+                raise error
         except BaseException:
             abort.set()  # calls in their retry wait give up at once
             raise
@@ -231,8 +254,8 @@ class OpenAISampler:
             return RlscopeError(f"{self.url} kept failing ({exc}) after {attempts} attempts; the server may be overloaded")
         return RlscopeError(
             f"cannot reach the OpenAI-compatible server at {self.url} ({exc}) after {attempts} attempts; "
-            "check that the server is running and that base_url is right "
-            "(or raise timeout_s / lower concurrency if it is overloaded)"
+            "check that the server is running and that --base-url is right "
+            "(or raise --timeout-s / lower --concurrency if it is overloaded)"
         )
 
     def _parse(self, response: dict[str, Any], n: int) -> list[Completion]:
@@ -265,7 +288,11 @@ class OpenAISampler:
             text = (choice.get("message") or {}).get("content")
         else:
             text = choice.get("text")
-        return text if isinstance(text, str) else ""
+        if not isinstance(text, str):
+            field = "message.content" if self.mode == "chat" else "text"
+            raise RlscopeError(f"{self.url} returned a choice whose {field} is {json.dumps(text)}, not a string "
+                               "(nothing is stored for that request)")
+        return text
 
 
 def _group_indices(requests: Sequence[SampleRequest]) -> list[list[int]]:

@@ -16,8 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from rlscope.boundary.benchmarks.base import Problem
+from rlscope.errors import RlscopeError
 
 SCHEMA_VERSION = 1
+
+
+class StoreError(RlscopeError):
+    """The store cannot be opened: one line naming the file and why."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,21 +77,36 @@ class Store:
 
     FILENAME = "results.sqlite"
 
-    def __init__(self, path: str | Path, run: str = "main"):
-        path = Path(path)
-        if path.is_dir() or not path.suffix:
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / self.FILENAME
+    def __init__(self, directory: str | Path, run: str = "main"):
+        """Open (creating if needed) ``directory/results.sqlite``; ``directory`` is always a folder, whatever
+        its name (``runs/qwen2.5-math-7b`` included). Raises :class:`StoreError` for a file that is not a
+        store of this kind (truncated, or another program's database)."""
+        directory = Path(directory)
+        if directory.exists() and not directory.is_dir():
+            raise StoreError(f"{directory}: is a file; a run is a directory (it holds {self.FILENAME})")
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / self.FILENAME
         self.path = path
         self.run = run
         self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=60000")
-        self.conn.executescript(_SCHEMA)
-        self.conn.execute(
-            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA busy_timeout=60000")
+            self.conn.executescript(_SCHEMA)
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            version = int(self.get_meta("schema_version", SCHEMA_VERSION))
+            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(generations)")}
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            self.conn.close()
+            raise StoreError(f"{path}: not a readable rlscope results store ({exc}); move it away or use another run "
+                             "directory") from None
+        if version > SCHEMA_VERSION or not {"completion", "sample_idx", "source"} <= cols:
+            self.conn.close()
+            raise StoreError(f"{path}: a results store of another kind or a newer rlscope (schema {version}, columns "
+                             f"{sorted(cols)})")
 
     def close(self) -> None:
         self.conn.close()
@@ -136,6 +156,25 @@ class Store:
             ((self.run, r.problem_id, r.sample_idx, int(r.correct), r.extracted, r.reason, r.verifier, now) for r in rows),
         )
 
+    def replace_generations(self, rows: Sequence[GenerationRow]) -> int:
+        """Overwrite the completions of ``rows`` (same problem and sample index) and drop their verdicts,
+        in one transaction; returns the number replaced."""
+        now = time.time()
+        cur = self.conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rows:
+                cur.execute("DELETE FROM verdicts WHERE run = ? AND problem_id = ? AND sample_idx = ?",
+                            (self.run, r.problem_id, r.sample_idx))
+                cur.execute("INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
+                            (self.run, r.problem_id, r.sample_idx, r.completion, r.num_tokens, r.finish_reason, r.seed,
+                             r.source, now))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return len(rows)
+
     def delete_verdicts(self) -> int:
         cur = self.conn.execute("DELETE FROM verdicts WHERE run = ?", (self.run,))
         return cur.rowcount
@@ -163,6 +202,20 @@ class Store:
         ):
             out.setdefault(pid, set()).add(idx)
         return out
+
+    def sources(self) -> set[str]:
+        """Where the stored samples come from: ``sample`` (drawn here) and/or ``import``."""
+        return {s for (s,) in self.conn.execute("SELECT DISTINCT source FROM generations WHERE run = ?", (self.run,))}
+
+    def completions(self) -> dict[tuple[str, int], str]:
+        """(problem_id, sample_idx) -> stored completion."""
+        return {(pid, idx): text for pid, idx, text in self.conn.execute(
+            "SELECT problem_id, sample_idx, completion FROM generations WHERE run = ?", (self.run,))}
+
+    def sample_counts(self) -> dict[str, int]:
+        """problem_id -> number of stored samples, for problems with at least one."""
+        return dict(self.conn.execute(
+            "SELECT problem_id, COUNT(*) FROM generations WHERE run = ? GROUP BY problem_id", (self.run,)))
 
     def count_generations(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM generations WHERE run = ?", (self.run,)).fetchone()[0]
@@ -206,17 +259,18 @@ class Store:
         """Every sample with its verdict (if any), ordered by problem position and sample index."""
         cur = self.conn.execute(
             """SELECT g.problem_id, g.sample_idx, g.completion, v.extracted, v.correct, v.reason,
-                      g.num_tokens, g.finish_reason, g.seed, g.source
+                      g.num_tokens, g.finish_reason, g.seed, g.source, p.answer
                FROM generations g
                LEFT JOIN verdicts v ON v.run = g.run AND v.problem_id = g.problem_id AND v.sample_idx = g.sample_idx
                LEFT JOIN problems p ON p.run = g.run AND p.problem_id = g.problem_id
                WHERE g.run = ? ORDER BY p.position, g.problem_id, g.sample_idx""",
             (self.run,),
         )
-        for pid, idx, comp, ext, corr, reason, ntok, fin, seed, src in cur:
+        for pid, idx, comp, ext, corr, reason, ntok, fin, seed, src, gold in cur:
             yield {
                 "problem_id": pid,
                 "sample_idx": idx,
+                "gold": gold,
                 "completion": comp,
                 "extracted": ext,
                 "correct": None if corr is None else bool(corr),

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.config import VerifyConfig
-from rlscope.boundary.runs import open_run, problems_by_id
+from rlscope.boundary.runs import open_run, problems_by_id, writer
 from rlscope.boundary.verify.base import Verdict
 from rlscope.config import write_manifest
 from rlscope.store import VerdictRow
@@ -53,6 +53,14 @@ COMMIT_EVERY = 512
 
 
 def run_verify(cfg: VerifyConfig) -> VerifySummary:
+    """Verify every stored sample without a verdict (all of them with ``force``), as the run's one writer."""
+    cfg.validate()
+    open_run(cfg.run).close()  # a missing run is an error before anything is created
+    with writer(cfg.run, "verify"):
+        return _verify(cfg)
+
+
+def _verify(cfg: VerifyConfig) -> VerifySummary:
     store = open_run(cfg.run)
     verifiers: dict[str, Verifier] = {}
     try:
