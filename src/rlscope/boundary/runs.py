@@ -17,10 +17,14 @@ LOCK = "writer.lock"
 """File in a run directory that the command writing to it holds locked (``flock``)."""
 
 
-def open_run(run: Path, create: bool = False) -> Store:
-    """The store of a run directory; a missing run is an error unless ``create``."""
+def _not_a_file(run: Path) -> None:
     if run.exists() and not run.is_dir():
         raise RlscopeError(f"{run}: is a file; --run names a directory (it is created if needed)")
+
+
+def open_run(run: Path, create: bool = False) -> Store:
+    """The store of a run directory; a missing run is an error unless ``create``."""
+    _not_a_file(run)
     if not create and not (run / Store.FILENAME).exists():
         raise RlscopeError(f"{run} is not a run directory (no {Store.FILENAME}); run `rlscope boundary sample` or `import` first")
     return Store(run)
@@ -31,6 +35,7 @@ def writer(run: Path, command: str) -> Iterator[None]:
     """Hold the run's writer lock while ``command`` changes it; a second writer stops with one line.
 
     Readers (``passk``, ``export``) take no lock: the store's WAL lets them read alongside."""
+    _not_a_file(run)
     run.mkdir(parents=True, exist_ok=True)
     fd = os.open(run / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
