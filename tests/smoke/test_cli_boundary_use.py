@@ -386,3 +386,14 @@ def test_export_carries_gold_verdict_and_provenance_in_the_format_of_its_suffix(
     first, second = records[0], records[1]
     assert (first["problem_id"], str(first["gold"]), first["extracted"], str(first["correct"])) == ("q1", "2", "2", "True")
     assert str(second["correct"]) == "False" and second["reason"] and first["source"] == "import"
+
+
+def test_an_export_imports_back_with_its_sample_indices(tmp_path, bench):
+    run = tmp_path / "run"
+    shard = completions(tmp_path / "s.jsonl", [{"problem_id": "q1", "sample_idx": 7, "completion": "\\boxed{2}"},
+                                               {"problem_id": "q1", "sample_idx": 3, "completion": "\\boxed{1}"}])
+    rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", shard, "--run", run)
+    rlscope("boundary", "export", "--run", run, "--out", tmp_path / "out.jsonl")
+    again = tmp_path / "again"
+    rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", tmp_path / "out.jsonl", "--run", again)
+    assert stored(again) == stored(run) and [i for _, i, _, _ in stored(run)] == [3, 7]
