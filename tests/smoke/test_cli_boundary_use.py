@@ -321,6 +321,8 @@ def test_bad_passk_and_export_options_are_one_line(tmp_path, verified_run):
     run = verified_run
     one_line_error(rlscope("boundary", "passk", "--run", run, "--bootstrap", -1, check=False), "--bootstrap: expected 0")
     one_line_error(rlscope("boundary", "passk", "--run", run, "--confidence", 1.5, check=False), "--confidence")
+    one_line_error(rlscope("boundary", "verify", "--run", run, "--force", "--workers", 0, check=False), "--workers")
+    assert json.loads(rlscope("boundary", "passk", "--run", run, "--json", "--bootstrap", 0).stdout)["problems"] == 2
     for out, expected in [(tmp_path / "missing" / "x.jsonl", "a file in an existing directory"),
                           (tmp_path, "a file path, not a directory"),
                           (tmp_path / "x.txt", "a file ending in .jsonl, .json, .csv, .parquet")]:
