@@ -296,3 +296,12 @@ def test_a_broken_reward_fails_the_check_naming_the_component(tmp_path):
     assert proc.returncode == 2
     assert "sub-task open_drawer: ValueError: reward component 'reach' is not finite (nan)" in proc.stderr
     assert not (tmp_path / "run" / "subtasks").exists()  # no training started
+
+
+def test_gen2sim_run_stops_on_an_input_that_fails_validation(tmp_path):
+    urdf = tmp_path / "blocked.urdf"
+    urdf.write_text(BLOCKED_URDF)
+    proc = rlscope("gen2sim", "run", urdf, "--out", tmp_path / "out", "--no-progress", check=False)
+    assert proc.returncode == 2
+    assert "asset blocked (from" in proc.stderr and "failed validation: joint:slide" in proc.stderr
+    assert "--keep-going" in proc.stderr and not (tmp_path / "out" / "runs").exists()

@@ -311,6 +311,8 @@ class RunConfig:
     """Where a task's run directory holds another version of the task: continue that run with its own copy."""
     force: bool = False
     """Where a task's run directory holds another version of the task: discard that run and start over."""
+    keep_going: bool = False
+    """Use an input's asset even when its validation fails (by default the run stops there, exit status 2)."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
 
@@ -319,23 +321,30 @@ def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
     """Build (or reuse) the asset of one input; returns its directory."""
     from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
 
+    from rlscope.gen2sim.assets.validate import validate_asset
+
     p = Path(spec)
     if (p / "asset.json").is_file():
         return p
     if spec.startswith("procedural:"):
         kind = spec.split(":", 1)[1]
-        name = kind.rsplit(":", 1)[-1]
-        target = out / name
-        if not (target / "asset.json").exists():
-            built = build_procedural(kind, name, BuildOptions(seed=cfg.seed), **DEFAULT_PROCEDURAL.get(kind, {}))
-            write_asset(built, target)
-        return target
-    if not p.exists():
+        target = out / kind.rsplit(":", 1)[-1]
+        make = lambda: build_procedural(kind, target.name, BuildOptions(seed=cfg.seed),  # noqa: E731
+                                        **DEFAULT_PROCEDURAL.get(kind, {}))
+    elif p.exists():
+        target = out / p.stem
+        make = lambda: build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))  # noqa: E731
+    else:
         raise RlscopeError(f"{spec}: no such file, asset directory or procedural:KIND")
-    target = out / p.stem
     if not (target / "asset.json").exists():
-        built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))
+        built = make()
         write_asset(built, target)
+        report = validate_asset(built.asset, target)
+        atomic_write_text(target / "validation.json", json.dumps(report.to_dict(), indent=2) + "\n")
+        if not report.ok and not cfg.keep_going:
+            (target / "asset.json").rename(target / "asset.json.invalid")  # rebuilt, not reused, on the next run
+            raise RlscopeError(f"asset {target.name} (from {spec}) failed validation: {'; '.join(report.failures)} "
+                               f"(see {target / 'validation.json'}; --keep-going to train on it anyway)")
     return target
 
 
