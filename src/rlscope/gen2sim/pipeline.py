@@ -256,8 +256,9 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
                 raise RlscopeError(f"task code failed during the chain evaluation; see {run / 'chain' / 'error.json'}")
         chain = _read(run / "chain" / "eval.json") | {"video": None}
     if cfg.video:
-        if _worker("render", run, cfg=cfg, what=f"rendering task {task.task_id}'s videos") == 0:
-            videos = _read(run / "videos" / "rendered.json") or {}
+        rendered = run / "videos" / "rendered.json"  # rendered once; --force clears it with the rollouts
+        if rendered.exists() or _worker("render", run, cfg=cfg, what=f"rendering task {task.task_id}'s videos") == 0:
+            videos = _read(rendered) or {}
             for s in subs:
                 s["video"] = videos.get(s["name"])
             if chain is not None:

@@ -10,7 +10,7 @@ with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
   successful end states of sub-task K-1.
 * ``chain RUN_DIR``: evaluate the whole chain; writes ``chain/{eval.json,frames.npz}``.
 * ``render RUN_DIR``: draw the recorded rollouts (``subtasks/*/frames.npz``, ``chain/frames.npz``) into
-  ``videos/NAME.gif``; writes ``videos/rendered.json`` (name -> file, or the reason there is none).
+  ``videos/NAME.gif``; writes ``videos/rendered.json`` (name -> file, or null where there is none).
 
 ``job.json`` carries the run's settings, among them ``call_s``, the budget of one call of task code.
 
