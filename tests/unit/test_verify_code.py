@@ -106,3 +106,28 @@ def test_mbpp_asserts_and_livecodebench_io(verifier):
         ]
     )
     assert [v.correct for v in verdicts] == [True, False, True, False, True, False]
+
+
+SUM_STDIN = Problem("l1", "Sum two numbers.", None, "code",
+                    {"test_style": "io", "tests": [{"input": "1 2\n", "output": "3\n", "testtype": "stdin"},
+                                                   {"input": "0 0\n", "output": "0\n", "testtype": "stdin"}]})
+
+
+@pytest.mark.parametrize("program, correct", [
+    ("a, b = map(int, input().split())\nprint(a + b)\nexit()\n", True),
+    ("a, b = map(int, input().split())\nprint(a + b)\nquit(0)\n", True),
+    ("a, b = map(int, input().split())\nif a + b == 0:\n    print(0)\n    exit(0)\nprint(a + b)\n", True),  # leaves early
+    ("import sys\na, b = map(int, input().split())\nprint(a + b)\nsys.exit(0)\n", True),
+    ("a, b = map(int, input().split())\nprint(a + b)\nexit(1)\n", False),  # a failing exit status stays a failure
+    ("exit(0)\nprint('never')\n", False),
+])
+def test_exit_and_quit_in_stdin_programs_behave_as_in_python(verifier, program, correct):
+    assert verifier.verify([(SUM_STDIN, program)])[0].correct is correct
+
+
+def test_a_humaneval_completion_that_exits_before_its_tests_still_fails(verifier, humaneval):
+    problem, _ = next((pr, p) for pr, p in humaneval if pr.problem_id == "HumanEval/0")
+    bodies = ["    exit(0)\n", "    quit()\n", "    import sys\n    sys.exit(0)\n"]
+    assert [v.correct for v in verifier.verify([(problem, b) for b in bodies])] == [False, False, False]
+    program = "exit(0)\n"  # at import, before any test runs
+    assert verifier.verify([(problem, program)])[0].correct is False

@@ -300,6 +300,12 @@ class _Program:
         return module
 
     def run(self) -> int:
+        import builtins
+
+        # `python -S` skips site, which defines exit() and quit(): a program that ends with exit() (a stdin/stdout
+        # solution, say) behaves as in a normal interpreter; inside a called function SystemExit is an exception
+        builtins.exit = _Quitter("exit")  # type: ignore[attr-defined]
+        builtins.quit = _Quitter("quit")  # type: ignore[attr-defined]
         mode = self.job["mode"]
         if mode == "script":
             return self._script()
@@ -353,6 +359,19 @@ class _Program:
         _finish_interpreter(0)
         self.report(record)
         return 0
+
+
+class _Quitter:
+    """``exit`` and ``quit`` as the ``site`` module defines them: calling one raises ``SystemExit(code)``."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Use {self.name}() or Ctrl-D (i.e. EOF) to exit"
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
 
 
 def _exit_status(exc: SystemExit) -> int:
