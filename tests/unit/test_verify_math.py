@@ -62,45 +62,72 @@ def verifier():
         ("so far $60^2", "60"),
         ("no numbers here", None),
         ("", None),
+        # a fraction before a full stop keeps its numerator
+        ("we get 3/4.", "3/4"),
+        ("x = 1/2.", "1/2"),
+        # every box of a multi-answer completion, as a list; a box the text retracts is not one of them
+        (r"\boxed{(2, 2)} and \boxed{(6, 2)}", "(2, 2), (6, 2)"),
+        (r"$\boxed{1},\boxed{2},\boxed{3}$", "1, 2, 3"),
+        (r"$\boxed{-1}$ or $\boxed{4}$.", "-1, 4"),
+        # relations, intervals and matrices stated in prose math, not their last number
+        (r"Therefore $x \geq 5$ is the solution.", r"x \geq 5"),
+        (r"So the solution set is $(-\infty, 2] \cup [5, \infty)$.", r"(-\infty, 2] \cup [5, \infty)"),
+        (r"Thus the matrix is $\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}$.",
+         r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
+        (r"So $3 + 4 = 7$.", "7"),  # an equation that is a computation: its result
+        # decimal commas where they cannot be thousands separators; a comma and a space split numbers
+        ("The mass is 1,22", "1.22"),
+        ("so 0,111", "0.111"),
+        (r"\boxed{0,111}", "0.111"),
+        ("we get 32, 349", "349"),
+        ("the total is 1,234", "1234"),
+        # an explicit final-answer statement after an intermediate box
+        (r"First $\boxed{4}$ is the area. The final answer is 7.", "7"),
+        (r"**Final Answer:** \boxed{5}", "5"),
+        # an expression stated after "the answer is"
+        ("The answer is x^3+3x-6.", "x^3+3x-6"),
+        # a box cut off before it closed holds no answer (no fallback into it)
+        (r"so \boxed{3", None),
+        (r"The answer is \boxed{3", None),
     ],
 )
 def test_extract_answer(text, expected):
     assert extract_answer(text) == expected
 
 
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        (r"$\left( 3, \dfrac{\pi}{2} \right)$.", r"(3,\frac{\pi}{2})"),
-        (r"12\text{ cm}", "12"),
-        (r"\frac{1}{2}\text{ cm}^2", r"\frac{1}{2}"),
-        (r"\text{(C)}", "(C)"),
-        (r"90^\circ", "90"),
-        (r"90^{\circ}", "90"),
-        (r"\tfrac{3}{4}", r"\frac{3}{4}"),
-        (r"\dfrac12", r"\frac12"),
-        (r"1\,000", "1000"),
-        (r"\$18.90", "18.90"),
-        (r"\displaystyle x", "x"),
-        (r"\left\{1,\!2\right\}", r"\{1,2\}"),
-        (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}"),
-    ],
-)
+NORMALIZE_EQUAL = [
+    (r"$\left( 3, \dfrac{\pi}{2} \right)$.", r"(3,\frac{\pi}{2})"),
+    (r"12\text{ cm}", "12"),
+    (r"\frac{1}{2}\text{ cm}^2", r"\frac{1}{2}"),
+    (r"\text{(C)}", "(C)"),
+    (r"90^\circ", "90"),
+    (r"90^{\circ}", "90"),
+    (r"\tfrac{3}{4}", r"\frac{3}{4}"),
+    (r"\dfrac12", r"\frac12"),
+    (r"1\,000", "1000"),
+    (r"\$18.90", "18.90"),
+    (r"\displaystyle x", "x"),
+    (r"\left\{1,\!2\right\}", r"\{1,2\}"),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix}1\\2\end{pmatrix}"),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), NORMALIZE_EQUAL)
 def test_normalize_equal(a, b):
     assert normalize_answer(a) == normalize_answer(b)
 
 
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [
-        (r"\cdot x", r"\cdotx"),  # a space ending a control word is kept
-        (r"\leftarrow", "arrow"),  # \left only goes before a delimiter
-        ("1,2", "12"),
-        (r"10\%", "10"),
-        ("(1,3)", "[1,3)"),
-        (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \ 2 \end{pmatrix}"),  # row break vs space
-    ],
-)
+NORMALIZE_DISTINCT = [
+    (r"\cdot x", r"\cdotx"),  # a space ending a control word is kept
+    (r"\leftarrow", "arrow"),  # \left only goes before a delimiter
+    ("1,2", "12"),
+    (r"10\%", "10"),
+    ("(1,3)", "[1,3)"),
+    (r"\begin{pmatrix} 1 \\ 2 \end{pmatrix}", r"\begin{pmatrix} 1 \ 2 \end{pmatrix}"),  # row break vs space
+]
+
+
+@pytest.mark.parametrize(("a", "b"), NORMALIZE_DISTINCT)
 def test_normalize_keeps_distinct(a, b):
     assert normalize_answer(a) != normalize_answer(b)
 
@@ -147,6 +174,17 @@ VERIFY_TABLE = [
     ("12", r"\boxed{12\text{ cm}}", True),
     ("90", r"\boxed{90^\circ}", True),
     ("18.90", r"\boxed{\$18.90}", True),
+    # multi-answer, prose math, decimal commas, final statements, truncation
+    ("(2, 2), (6, 2)", r"\boxed{(2, 2)} and \boxed{(6, 2)}", True),
+    ("1, 2, 3", r"\boxed{1},\boxed{2},\boxed{3}", True),
+    (r"x \geq 5", r"Therefore $x \geq 5$ is the solution.", True),
+    ("0.111", r"\boxed{0,111}", True),
+    ("1.22", "The mass is 1,22", True),
+    ("32349", r"\boxed{32, 349}", False),
+    ("7", r"First $\boxed{4}$ is the area. The final answer is 7.", True),
+    ("x^3+3x-6", "The answer is x^3+3x-6.", True),
+    ("3", r"so \boxed{3", False),
+    ("3/4", "we get 3/4.", True),
     # no answer
     ("5", "I am not sure how to proceed.", False),
     ("5", "", False),
@@ -381,3 +419,22 @@ def test_math500_other_gold_is_mostly_incorrect(verifier, math500_golds):
     verdicts = verifier.verify(items)
     wrong = sum(not v.correct for v in verdicts)
     assert wrong >= 0.95 * len(golds)
+
+
+def test_the_fast_path_never_decides_differently_from_the_full_check():
+    """Differential: every (gold, completion) and (gold, answer) pair of this file's tables, extracted as the
+    verifier does; wherever the fast path settles a pair, Math-Verify on the same answer agrees."""
+    pairs = [(g, extract_answer(c)) for g, c, _ in VERIFY_TABLE] + list(FAST_PAIRS)
+    pairs += [(a, b) for a, b in NORMALIZE_EQUAL] + [(a, b) for a, b in NORMALIZE_DISTINCT]
+    settled = disagree = 0
+    for gold, answer in pairs:
+        if not answer:
+            continue
+        fast = _fast_check(normalize_answer(gold), normalize_answer(answer))
+        if fast is None:
+            continue
+        settled += 1
+        if fast[0] != check_pair(gold, answer)[0]:
+            disagree += 1
+            print("disagree:", gold, answer, fast)
+    assert settled >= 80 and disagree == 0

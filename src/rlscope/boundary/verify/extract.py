@@ -21,11 +21,15 @@ _ANSWER_IS_RE = re.compile(
     re.IGNORECASE,
 )
 # Thousands separators only in the canonical 1,234,567 shape; otherwise a comma splits numbers.
+# A decimal comma where it is neither a thousands separator nor a list: a leading 0 ("0,111") or two decimals
+# ("1,22"); not "1,234", "-2,1" (a list) or anything with a space after the comma.
 _NUMBER_RE = re.compile(
     r"-?\\[dt]?frac\{\d+\}\{\d+\}|"
-    r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?![\d.]))?"
+    r"(?<![\w.^_,])-?(?:0,\d+|\d+,\d{2})(?![\d,])|"
+    r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?"
     r"|(?<![\w.^_])-?\.\d+"
 )
+_DECIMAL_COMMA_RE = re.compile(r"^-?(?:0,\d+|\d+,\d{2})$")
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -47,24 +51,41 @@ def _braced(text: str, start: int) -> tuple[str, int] | None:
     return None
 
 
-def _last_boxed(text: str) -> str | None:
-    """Content of the last complete, non-empty ``\\boxed``/``\\fbox`` in ``text``."""
-    for match in reversed(list(_BOX_RE.finditer(text))):
+def _boxes(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
+    """The complete, non-empty ``\\boxed``/``\\fbox`` answers as (start, end, content), and where the first
+    truncated one (a box never closed: the completion was cut inside its answer) starts, if any."""
+    found: list[tuple[int, int, str]] = []
+    for match in _BOX_RE.finditer(text):
         i = match.end()
         while i < len(text) and text[i] in " \t":
             i += 1
         if i < len(text) and text[i] == "{":
             group = _braced(text, i)
-            if group is None:  # truncated box
-                continue
-            content = group[0].strip()
+            if group is None:
+                return found, match.start()
+            content, end = group[0].strip(), group[1]
         elif i > match.end():  # "\boxed 5": up to the next space or math delimiter
             content = re.split(r"[\s$]", text[i:], maxsplit=1)[0]
+            end = i + len(content)
         else:
             continue
         if content:
-            return content
-    return None
+            found.append((match.start(), end, content))
+    return found, None
+
+
+_BOX_JOINER_RE = re.compile(r"^(?:\s|\$|,|;|&|\\q?quad|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b)*$")
+
+
+def _final_boxes(text: str, boxes: list[tuple[int, int, str]]) -> str:
+    """The last box, or the last run of boxes joined by nothing but commas, "and", spaces or math delimiters
+    (``\\boxed{1},\\boxed{2}``: a multi-answer completion), as ``a, b``."""
+    run = [boxes[-1]]
+    for prev in reversed(boxes[:-1]):
+        if not _BOX_JOINER_RE.match(text[prev[1]:run[0][0]]):
+            break
+        run.insert(0, prev)
+    return ", ".join(content for _, _, content in run)
 
 
 _MATH_SPANS = [
@@ -90,12 +111,20 @@ def _clean_phrase(s: str) -> tuple[str | None, bool]:
     if number:
         rest = s[number.end() :]
         if not rest.strip() or re.match(r"\s+[A-Za-z]", rest):
-            # "12", "1,234", "12 apples": the number alone, commas removed.
-            return re.sub(r"\s+", "", number.group(0)).replace(",", ""), False
+            # "12", "1,234", "12 apples": the number alone
+            return _number_text(number.group(0)), False
     return s or None, False
 
 
+def _number_text(s: str) -> str:
+    """A matched number as a plain one: spaces dropped, a decimal comma made a point, thousands commas removed."""
+    s = re.sub(r"\s+", "", s)
+    return s.replace(",", ".") if _DECIMAL_COMMA_RE.match(s) else s.replace(",", "")
+
+
 _PHRASE_START_RE = re.compile(r"[\d\-$\\(\[{.]|[A-Za-z]\s*=|\(?[A-Ea-e]\)?$")
+_EXPRESSION_RE = re.compile(r"^(?=.*[\d^+*/-])(?!.*[A-Za-z]{3})[A-Za-z0-9^_+\-*/()\[\]{}\\.,= ]+$")
+"""A stated answer that is an expression in prose (``x^3+3x-6``), not words (no run of three letters)."""
 
 
 def _last_number(text: str) -> str | None:
@@ -103,10 +132,40 @@ def _last_number(text: str) -> str | None:
     matches = _NUMBER_RE.findall(text)
     if not matches:
         return None
-    return re.sub(r"\s+", "", matches[-1]).replace(",", "")
+    return _number_text(matches[-1])
+
+
+_CONCLUSION_RE = re.compile(r"\b(?:therefore|thus|hence|so|the solution|the solutions|the result)\b", re.IGNORECASE)
+_STRUCTURED_RE = re.compile(r"\\[lg]eq?\b|\\neq|[<>]|\\le\b|\\ge\b|\\cup|\\cap|\\infty|\\begin\{[pbvBV]?matrix\}"
+                            r"|[\[(][^\])]*,[^\])]*[\])]")
+
+
+def _prose_math(text: str) -> str | None:
+    """The last math span of a concluding sentence, when it states a relation, an interval or set, or a matrix
+    (``Therefore $x \\geq 5$ is the solution.``): a number fallback would keep only its last number."""
+    spans = []
+    for left, right in _MATH_SPANS:
+        pattern = re.escape(left) + r"(.+?)" + right.pattern
+        spans += [(m.start(), m.group(1).strip()) for m in re.finditer(pattern, text, re.DOTALL)]
+    if not spans:
+        return None
+    start, inner = max(spans)
+    sentence = re.split(r"(?<=[.!?])\s+|\n\n", text[:start])[-1]
+    if inner and _STRUCTURED_RE.search(inner) and _CONCLUSION_RE.search(sentence + " " + text[start:]):
+        return inner
+    return None
 
 
 def extract_answer(text: str) -> str | None:
+    """Extract the final answer from a completion (see :func:`_extract`); an answer that is one number written
+    with a decimal comma where it cannot be a thousands separator (``0,111``, ``1,22``) comes back with a point."""
+    answer = _extract(text)
+    if answer is not None and _DECIMAL_COMMA_RE.match(answer.strip()):
+        return answer.strip().replace(",", ".")
+    return answer
+
+
+def _extract(text: str) -> str | None:
     """Extract the final answer from a completion.
 
     Parameters
@@ -130,20 +189,35 @@ def extract_answer(text: str) -> str | None:
     """
     if not text:
         return None
-    boxed = _last_boxed(text)
-    if boxed is not None:
-        return boxed
+    boxes, truncated = _boxes(text)
+    if truncated is not None:
+        text = text[:truncated]  # what a cut-off box held is no answer: nothing after its start is read
+    phrases = list(_ANSWER_IS_RE.finditer(text))
+    if boxes:
+        last = phrases[-1] if phrases else None
+        if last is not None and last.start() > boxes[-1][1] and "final" in last.group(0).lower():
+            stated = _stated(text, last)  # "The final answer is 7" after an intermediate box
+            if stated:
+                return stated
+        return _final_boxes(text, boxes)
     hashes = list(_HASH_RE.finditer(text))
     if hashes:
         after, _ = _clean_phrase(text[hashes[-1].end() :])
         if after:
             return after
-    phrases = list(_ANSWER_IS_RE.finditer(text))
     if phrases:
-        phrase, is_math = _clean_phrase(text[phrases[-1].end() :])
-        if phrase and (is_math or _PHRASE_START_RE.match(phrase)):
-            return phrase
-    return _last_number(text)
+        stated = _stated(text, phrases[-1])
+        if stated:
+            return stated
+    return _prose_math(text) or _last_number(text)
+
+
+def _stated(text: str, phrase: re.Match) -> str | None:
+    """The answer after an "answer is" phrase, when it looks like one (a math span, a number, an expression)."""
+    answer, is_math = _clean_phrase(text[phrase.end() :])
+    if answer and (is_math or _PHRASE_START_RE.match(answer) or _EXPRESSION_RE.match(answer)):
+        return answer
+    return None
 
 
 # --- normalization -----------------------------------------------------------------------
@@ -164,6 +238,10 @@ _DEGREE_RE = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|°")
 _LEFT_RIGHT_RE = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?=[()\[\]|.\\<>])")
 _SPACING_RE = re.compile(r"\\\\|\\[,!;:> ]|\\q?quad(?![a-zA-Z])|~")  # row breaks matched to be kept
 _STYLE_RE = re.compile(r"\\(?:displaystyle|textstyle)(?![a-zA-Z])")
+
+
+_SPACED_GROUPS_RE = re.compile(r"^-?\d{1,3}(?:,\s+\d{3})+$")
+"""Numbers in thousands-separator shape but with spaces after the commas: a list of numbers."""
 
 
 def _drop_invisible_delims(s: str) -> str:
@@ -218,6 +296,8 @@ def normalize_answer(s: str) -> str:
         s = _UNIT_TAIL_RE.sub("", s)
         if s == prev:
             break
+    if _SPACED_GROUPS_RE.match(s):
+        return re.sub(r",\s+", ", ", s)  # "32, 349" is a list, never 32349: the space is kept
     s = _drop_invisible_delims(s)
     s = _LEFT_RIGHT_RE.sub("", s)
     s = _SPACING_RE.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)

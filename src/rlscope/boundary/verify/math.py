@@ -69,6 +69,8 @@ def _as_number(s: str) -> tuple[fractions.Fraction, bool] | None:
     """``(value, exact)`` for a plain number (``exact`` is False for decimals), else None."""
     m = _NUM_RE.match(s)
     if m:
+        if re.match(r"^-?0,", s):
+            return None  # "0,111": a decimal comma to Math-Verify, never a thousands separator
         text = m.group("num").replace(",", "")
         if text.endswith("."):
             text = text[:-1]
@@ -515,11 +517,16 @@ def _wrap(s: str) -> str:
     return s if "\\boxed" in s else "\\boxed{" + s + "}"
 
 
+_DIGIT_GROUP_RE = re.compile(r"(?<=\d)\\[,;:! ](?=\d{3}(?!\d))")
+"""A thin space between digit groups (``1\\,000``): a thousands separator."""
+
+
 def check_pair(gold: str, answer: str) -> tuple[bool, str]:
     """Compare ``answer`` with ``gold`` through Math-Verify (the default worker checker).
 
     Both are bare answers (no surrounding text). Math-Verify's own timeouts are off: call it
-    from a process that bounds its time (the verifier's workers do).
+    from a process that bounds its time (the verifier's workers do). Digit groups joined by a thin
+    space (``1\\,000``) are read as one number first, as the fast path reads them.
 
     Returns
     -------
@@ -528,6 +535,7 @@ def check_pair(gold: str, answer: str) -> tuple[bool, str]:
     """
     import math_verify
 
+    gold, answer = _DIGIT_GROUP_RE.sub("", gold), _DIGIT_GROUP_RE.sub("", answer)
     gold_parsed = _gold_cache.get(gold)
     if gold_parsed is None:
         gold_parsed = math_verify.parse(_wrap(gold), parsing_timeout=None)  # type: ignore[arg-type]
