@@ -31,7 +31,7 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) ->
 
     table = Table()
     for col in columns:
-        left = col in ("name", "description", "source", "reason", "sub-task")
+        left = col in ("name", "description", "source", "reason", "sub-task", "answer", "note")
         table.add_column(col, justify="left" if left else "right", no_wrap=col == "sub-task")
     for row in rows:
         table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
@@ -103,6 +103,35 @@ def boundary_export(cfg) -> int:
     count = export_samples(cfg)
     if cfg.out is not None:
         print(f"wrote {count} samples to {cfg.out}")
+    return 0
+
+
+def boundary_answers(cfg) -> int:
+    from rlscope.boundary.analysis.answers import answers_by_problem
+    from rlscope.boundary.runs import open_run
+    from rlscope.errors import RlscopeError
+
+    cfg.validate()
+    store = open_run(cfg.run)
+    try:
+        found = answers_by_problem(store.iter_samples(), cfg.problem)
+    finally:
+        store.close()
+    if cfg.problem is not None and not found:
+        raise RlscopeError(f"{cfg.run} has no samples of problem {cfg.problem!r}")
+    shown = [p for p in found if p.flags or not cfg.flagged]
+    if cfg.json:
+        print(json.dumps([dataclasses.asdict(p) for p in shown], indent=2, ensure_ascii=False))
+        return 0
+    for p in shown:
+        rows = [["(no answer)" if a.answer is None else a.answer, a.count, f"{a.correct}/{a.count}",
+                 "likely false negative" if a.likely_false_negative else ""] for a in p.answers[: cfg.top]]
+        more = len(p.answers) - cfg.top
+        _table(f"problem {p.problem_id}: gold {p.gold!r}, {p.samples} samples, {len(p.answers)} distinct answers"
+               + (f" ({more} more not shown)" if more > 0 else ""), ["answer", "samples", "correct", "note"], rows)
+        for flag in p.flags:
+            print(f"  flag: {flag}")
+    print(f"{sum(bool(p.flags) for p in found)} of {len(found)} problems flagged")
     return 0
 
 
@@ -260,6 +289,7 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "passk": (boundary("PassKConfig"), boundary_passk),
             "export": (boundary("ExportConfig"), boundary_export),
             "benchmarks": (boundary("BenchmarksConfig"), boundary_benchmarks),
+            "answers": (boundary("AnswersConfig"), boundary_answers),
             "train": (lazy("rlscope.boundary.rl.trainer", "RLConfig"), boundary_train),
             "study": (lazy("rlscope.boundary.study", "StudyConfig"), boundary_study),
             "pretrain": (lazy("rlscope.boundary.organism.pretrain", "PretrainConfig"), boundary_pretrain),

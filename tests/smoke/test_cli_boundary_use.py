@@ -399,3 +399,20 @@ def test_an_export_imports_back_with_its_sample_indices(tmp_path, bench):
     again = tmp_path / "again"
     rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", tmp_path / "out.jsonl", "--run", again)
     assert stored(again) == stored(run) and [i for _, i, _, _ in stored(run)] == [3, 7]
+
+
+def test_answers_lists_each_problems_answers_and_flags(tmp_path, bench):
+    lines = [{"problem_id": "q1", "completion": "so \\boxed{2}"}] * 3 + [{"problem_id": "q1", "completion": "so \\boxed{3}"}]
+    lines += [{"problem_id": "q2", "completion": "I cannot tell"}] * 3 + [{"problem_id": "q2", "completion": "\\boxed{4}"}]
+    run = tmp_path / "run"
+    rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", completions(tmp_path / "c.jsonl", lines),
+            "--run", run)
+    rlscope("boundary", "verify", "--run", run, "--no-progress")
+    out = rlscope("boundary", "answers", "--run", run).stdout
+    assert "problem q1: gold '2', 4 samples, 2 distinct answers" in out
+    assert "flag: no answer could be extracted from 3 of 4 samples" in out and "1 of 2 problems flagged" in out
+    data = json.loads(rlscope("boundary", "answers", "--run", run, "--problem", "q1", "--json").stdout)
+    assert [(a["answer"], a["count"], a["correct"]) for a in data[0]["answers"]] == [("2", 3, 3), ("3", 1, 0)]
+    flagged = json.loads(rlscope("boundary", "answers", "--run", run, "--flagged", "--json").stdout)
+    assert [p["problem_id"] for p in flagged] == ["q2"]
+    one_line_error(rlscope("boundary", "answers", "--run", run, "--problem", "nope", check=False), "no samples of problem 'nope'")

@@ -191,6 +191,27 @@ class ExportConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnswersConfig:
+    """`rlscope boundary answers`: each problem's distinct extracted answers with counts and verdicts, and the
+    problems worth a look (a frequent answer judged wrong that equals the gold once spelling is ignored; many
+    samples without an answer)."""
+
+    run: Path
+    """Run directory (verified)."""
+    problem: str | None = None
+    """Only this problem."""
+    top: int = 5
+    """Distinct answers shown per problem."""
+    flagged: bool = False
+    """Only the problems with a flag."""
+    json: bool = False
+    """Print JSON instead of tables."""
+
+    def validate(self) -> None:
+        require(self.top >= 1, "--top", "at least 1", self.top)
+
+
+@dataclasses.dataclass(frozen=True)
 class BenchmarksConfig:
     """`rlscope boundary benchmarks`: list the available benchmarks."""
 
