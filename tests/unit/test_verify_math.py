@@ -74,7 +74,8 @@ def verifier():
         (r"So the solution set is $(-\infty, 2] \cup [5, \infty)$.", r"(-\infty, 2] \cup [5, \infty)"),
         (r"Thus the matrix is $\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}$.",
          r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
-        (r"So $3 + 4 = 7$.", "7"),  # an equation that is a computation: its result
+        (r"So $3 + 4 = 7$.", "3 + 4 = 7"),  # the last statement whole: the grader reads its value
+        (r"Thus $x = 3$, which makes 12 in all.", "12"),  # a number stated after the last math span
         # decimal commas where they cannot be thousands separators; a comma and a space split numbers
         ("The mass is 1,22", "1.22"),
         ("so 0,111", "0.111"),
@@ -185,6 +186,8 @@ VERIFY_TABLE = [
     ("x^3+3x-6", "The answer is x^3+3x-6.", True),
     ("3", r"so \boxed{3", False),
     ("3/4", "we get 3/4.", True),
+    ("7", r"So $3 + 4 = 7$.", True),
+    ("E", r"The best choice is $E$", True),
     # no answer
     ("5", "I am not sure how to proceed.", False),
     ("5", "", False),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_answer", "normalize_answer"]
+__all__ = ["decimal_point", "extract_answer", "normalize_answer"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 _HASH_RE = re.compile(r"####")
@@ -20,16 +20,23 @@ _ANSWER_IS_RE = re.compile(
     r"\b(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*:?",
     re.IGNORECASE,
 )
-# Thousands separators only in the canonical 1,234,567 shape; otherwise a comma splits numbers.
+# Thousands separators only in the canonical 1,234,567 (or 1 234 567) shape; otherwise a comma splits numbers.
 # A decimal comma where it is neither a thousands separator nor a list: a leading 0 ("0,111") or two decimals
 # ("1,22"); not "1,234", "-2,1" (a list) or anything with a space after the comma.
 _NUMBER_RE = re.compile(
     r"-?\\[dt]?frac\{\d+\}\{\d+\}|"
     r"(?<![\w.^_,])-?(?:0,\d+|\d+,\d{2})(?![\d,])|"
-    r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?"
+    r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?![\d])|\d{1,3}(?: \d{3})+(?![\d.,/])|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?!\d|\.\d))?"
     r"|(?<![\w.^_])-?\.\d+"
 )
 _DECIMAL_COMMA_RE = re.compile(r"^-?(?:0,\d+|\d+,\d{2})$")
+
+
+def decimal_point(answer: str) -> str:
+    """An answer that is one number written with a decimal comma where that comma can be neither a thousands
+    separator nor a list (``0,111``, ``1,22``), written with a point; any other answer unchanged."""
+    s = answer.strip()
+    return s.replace(",", ".") if _DECIMAL_COMMA_RE.match(s) else answer
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -74,7 +81,7 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
     return found, None
 
 
-_BOX_JOINER_RE = re.compile(r"^(?:\s|\$|,|;|&|\\q?quad|\\text\{\s*(?:and|or|,)\s*\}|\band\b|\bor\b)*$")
+_BOX_JOINER_RE = re.compile(r"^(?:\s|\$|,|;|&|\\[()\[\]]|\\q?quad|\\text\{[^{}]{0,40}\}|\band\b|\bor\b)*$")
 
 
 def _final_boxes(text: str, boxes: list[tuple[int, int, str]]) -> str:
@@ -127,42 +134,28 @@ _EXPRESSION_RE = re.compile(r"^(?=.*[\d^+*/-])(?!.*[A-Za-z]{3})[A-Za-z0-9^_+\-*/
 """A stated answer that is an expression in prose (``x^3+3x-6``), not words (no run of three letters)."""
 
 
-def _last_number(text: str) -> str | None:
-    """The final number in ``text`` (commas removed, ``a/b`` and ``\\frac{a}{b}`` kept whole)."""
-    matches = _NUMBER_RE.findall(text)
-    if not matches:
-        return None
-    return _number_text(matches[-1])
+_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 
-_CONCLUSION_RE = re.compile(r"\b(?:therefore|thus|hence|so|the solution|the solutions|the result)\b", re.IGNORECASE)
-_STRUCTURED_RE = re.compile(r"\\[lg]eq?\b|\\neq|[<>]|\\le\b|\\ge\b|\\cup|\\cap|\\infty|\\begin\{[pbvBV]?matrix\}"
-                            r"|[\[(][^\])]*,[^\])]*[\])]")
-
-
-def _prose_math(text: str) -> str | None:
-    """The last math span of a concluding sentence, when it states a relation, an interval or set, or a matrix
-    (``Therefore $x \\geq 5$ is the solution.``): a number fallback would keep only its last number."""
-    spans = []
-    for left, right in _MATH_SPANS:
-        pattern = re.escape(left) + r"(.+?)" + right.pattern
-        spans += [(m.start(), m.group(1).strip()) for m in re.finditer(pattern, text, re.DOTALL)]
-    if not spans:
-        return None
-    start, inner = max(spans)
-    sentence = re.split(r"(?<=[.!?])\s+|\n\n", text[:start])[-1]
-    if inner and _STRUCTURED_RE.search(inner) and _CONCLUSION_RE.search(sentence + " " + text[start:]):
-        return inner
-    return None
+def _last_statement(text: str) -> str | None:
+    """What the completion states last, when nothing marks its answer: its last math span (``$x \\geq 5$``,
+    ``$E$``, a matrix: a relation, set or expression is kept whole) unless a number follows it, else its last
+    number, as a grader that reads the final expression does."""
+    spans = [(m.start(), m.end(), next(g for g in m.groups() if g is not None).strip()) for m in _SPAN_RE.finditer(text)]
+    spans = [s for s in spans if s[2]]
+    numbers = list(_NUMBER_RE.finditer(text))
+    if spans and (not numbers or numbers[-1].start() < spans[-1][1]):
+        inner = spans[-1][2].rstrip(".,;").strip()
+        if inner:
+            return inner
+    return _number_text(numbers[-1].group(0)) if numbers else None
 
 
 def extract_answer(text: str) -> str | None:
     """Extract the final answer from a completion (see :func:`_extract`); an answer that is one number written
     with a decimal comma where it cannot be a thousands separator (``0,111``, ``1,22``) comes back with a point."""
     answer = _extract(text)
-    if answer is not None and _DECIMAL_COMMA_RE.match(answer.strip()):
-        return answer.strip().replace(",", ".")
-    return answer
+    return None if answer is None else decimal_point(answer)
 
 
 def _extract(text: str) -> str | None:
@@ -209,7 +202,7 @@ def _extract(text: str) -> str | None:
         stated = _stated(text, phrases[-1])
         if stated:
             return stated
-    return _prose_math(text) or _last_number(text)
+    return _last_statement(text)
 
 
 def _stated(text: str, phrase: re.Match) -> str | None:
@@ -298,6 +291,8 @@ def normalize_answer(s: str) -> str:
             break
     if _SPACED_GROUPS_RE.match(s):
         return re.sub(r",\s+", ", ", s)  # "32, 349" is a list, never 32349: the space is kept
+    if _DECIMAL_COMMA_RE.match(s):
+        return decimal_point(s)  # "1,22", as extraction reads it
     s = _drop_invisible_delims(s)
     s = _LEFT_RIGHT_RE.sub("", s)
     s = _SPACING_RE.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)

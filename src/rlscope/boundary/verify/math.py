@@ -43,7 +43,7 @@ from typing import Any
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.verify.base import Verdict
-from rlscope.boundary.verify.extract import extract_answer, normalize_answer
+from rlscope.boundary.verify.extract import decimal_point, extract_answer, normalize_answer
 from rlscope.errors import DataError, RlscopeError
 
 __all__ = ["MathVerifier", "VerifyStats", "check_pair", "verify_one"]
@@ -526,7 +526,7 @@ def check_pair(gold: str, answer: str) -> tuple[bool, str]:
 
     Both are bare answers (no surrounding text). Math-Verify's own timeouts are off: call it
     from a process that bounds its time (the verifier's workers do). Digit groups joined by a thin
-    space (``1\\,000``) are read as one number first, as the fast path reads them.
+    space (``1\\,000``) and a decimal comma (``0,111``) are read as the fast path reads them.
 
     Returns
     -------
@@ -535,7 +535,7 @@ def check_pair(gold: str, answer: str) -> tuple[bool, str]:
     """
     import math_verify
 
-    gold, answer = _DIGIT_GROUP_RE.sub("", gold), _DIGIT_GROUP_RE.sub("", answer)
+    gold, answer = (decimal_point(_DIGIT_GROUP_RE.sub("", s)) for s in (gold, answer))
     gold_parsed = _gold_cache.get(gold)
     if gold_parsed is None:
         gold_parsed = math_verify.parse(_wrap(gold), parsing_timeout=None)  # type: ignore[arg-type]
