@@ -69,6 +69,9 @@ def boundary_verify(cfg) -> int:
     rate = s.verified / s.seconds if s.seconds else 0.0
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.reasons.items()))
     print(f"verified {s.verified} samples ({s.correct} correct) in {s.seconds:.1f}s, {rate:.0f}/s" + (f" [{reasons}]" if reasons else ""))
+    for reason, pids in s.errors.items():
+        shown = ", ".join(pids[:10]) + (f" and {len(pids) - 10} more" if len(pids) > 10 else "")
+        print(f"warning: {reason} on {len(pids)} problem(s): {shown}", file=sys.stderr)
     return 0
 
 

@@ -416,3 +416,15 @@ def test_answers_lists_each_problems_answers_and_flags(tmp_path, bench):
     flagged = json.loads(rlscope("boundary", "answers", "--run", run, "--flagged", "--json").stdout)
     assert [p["problem_id"] for p in flagged] == ["q2"]
     one_line_error(rlscope("boundary", "answers", "--run", run, "--problem", "nope", check=False), "no samples of problem 'nope'")
+
+
+def test_an_unparsable_gold_is_named_by_problem(tmp_path):
+    bench = tmp_path / "b.jsonl"
+    bench.write_text(json.dumps({"id": "ok", "question": "?", "answer": "2"}) + "\n"
+                     + json.dumps({"id": "broken-gold", "question": "?", "answer": "\\text{}"}) + "\n")
+    comp = completions(tmp_path / "c.jsonl", [{"problem_id": "ok", "completion": "\\boxed{2}"},
+                                              {"problem_id": "broken-gold", "completion": "\\boxed{7}"}])
+    run = tmp_path / "run"
+    rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", comp, "--run", run)
+    proc = rlscope("boundary", "verify", "--run", run, "--no-progress")
+    assert "warning: error: gold unparsable on 1 problem(s): broken-gold" in proc.stderr

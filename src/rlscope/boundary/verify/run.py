@@ -46,6 +46,8 @@ class VerifySummary:
     correct: int
     reasons: dict[str, int]
     seconds: float
+    errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Error reason (``error: gold unparsable``, ...) -> the problems it happened on, in order."""
 
 
 COMMIT_EVERY = 512
@@ -90,6 +92,8 @@ def _verify(cfg: VerifyConfig) -> VerifySummary:
                 for (pid, idx, _), v in zip(krows, verdicts):
                     out.append(VerdictRow(pid, idx, v.correct, v.extracted, v.reason, name))
                     reasons[v.reason.split(":")[0]] += 1
+                    if v.reason.startswith("error") and pid not in summary.errors.setdefault(v.reason, []):
+                        summary.errors[v.reason].append(pid)
             store.put_verdicts(out)
             summary.verified += len(out)
             summary.correct += sum(r.correct for r in out)
