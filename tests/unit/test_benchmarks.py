@@ -6,7 +6,8 @@ import pytest
 
 from rlscope.boundary.benchmarks import BENCHMARKS, Benchmark, Problem, list_benchmarks, load_benchmark
 from rlscope.boundary.benchmarks import sources
-from rlscope.boundary.benchmarks.math import gsm8k_gold, last_boxed, olympiad_gold
+from rlscope.boundary.benchmarks.math import gsm8k_gold, olympiad_gold
+from rlscope.boundary.verify.extract import last_boxed
 from rlscope.errors import DataError, RlscopeError
 
 MATH_ROWS = {"aime24": 30, "amc23": 40, "gsm8k": 1319, "math500": 500, "minerva_math": 272, "olympiadbench": 675}

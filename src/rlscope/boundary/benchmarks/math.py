@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -43,49 +42,17 @@ from rlscope.boundary.benchmarks.sources import (
     problem_id,
     text_field,
 )
+from rlscope.boundary.verify.extract import last_boxed
 
 logger = logging.getLogger(__name__)
 
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-__all__ = ["MATH_SETS", "MathSet", "gsm8k_gold", "last_boxed", "load_math", "olympiad_gold"]
+__all__ = ["MATH_SETS", "MathSet", "gsm8k_gold", "load_math", "olympiad_gold"]
 
 FIELDS = ("id", "question", "answer")
 """Keys a field mapping may override for a math set."""
 
 
 # ----------------------------------------------------------------------------- gold answers
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``) in ``text``, braces balanced.
-
-    ``\\boxed{\\frac{a}{b}}`` -> ``\\frac{a}{b}``; None when there is no complete box.
-    """
-    for match in reversed(list(_BOX_RE.finditer(text))):
-        content = _braced(text, match.end() - 1)
-        if content is not None:
-            return content
-    return None
-
-
-def _braced(text: str, open_at: int) -> str | None:
-    """The content of the brace group opening at ``text[open_at] == "{"`` (escapes skipped)."""
-    depth = 0
-    i = open_at
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : i]
-        i += 1
-    return None
 
 
 def gsm8k_gold(text: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["decimal_point", "extract_answer", "normalize_answer"]
+__all__ = ["decimal_point", "extract_answer", "last_boxed", "normalize_answer"]
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 _HASH_RE = re.compile(r"####")
@@ -79,6 +79,13 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
         if content:
             found.append((match.start(), end, content))
     return found, None
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete, non-empty ``\\boxed{...}`` (or ``\\fbox``) in ``text``, braces balanced
+    (escaped braces do not count): the one box parser, for gold solutions and completions alike."""
+    boxes, _ = _boxes(text)
+    return boxes[-1][2] if boxes else None
 
 
 _BOX_JOINER_RE = re.compile(r"^(?:\s|\$|,|;|&|\\[()\[\]]|\\q?quad|\\text\{[^{}]{0,40}\}|\band\b|\bor\b)*$")
