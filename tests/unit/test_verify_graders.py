@@ -9,7 +9,8 @@ import pytest
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.verify.extract import extract_answer, normalize_answer
-from rlscope.boundary.verify.math import MathVerifier, _fast_check, check_pair
+from rlscope.boundary.verify.fastpath import fast_check
+from rlscope.boundary.verify.math import MathVerifier, check_pair
 
 CASES = [json.loads(line) for line in (Path(__file__).resolve().parents[1] / "data" / "math_verify_cases.jsonl")
          .read_text(encoding="utf-8").splitlines()]
@@ -43,7 +44,7 @@ def test_the_fast_path_agrees_with_math_verify_on_every_case():
         gold, answer = gold_answer(c["gold"]), extract_answer(c["pred"])
         if not answer:
             continue
-        fast = _fast_check(normalize_answer(gold), normalize_answer(answer))
+        fast = fast_check(normalize_answer(gold), normalize_answer(answer))
         if fast is not None:
             settled += 1
             assert fast[0] == check_pair(gold, answer)[0], (c["case"], gold, answer, fast)

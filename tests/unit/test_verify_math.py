@@ -12,7 +12,8 @@ import pytest
 
 from rlscope.boundary.benchmarks.base import Problem
 from rlscope.boundary.verify.extract import extract_answer, normalize_answer
-from rlscope.boundary.verify.math import MathVerifier, _fast_check, check_pair, verify_one
+from rlscope.boundary.verify.fastpath import fast_check
+from rlscope.boundary.verify.math import MathVerifier, check_pair, verify_one
 from rlscope.errors import DataError
 
 MATH500 = pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "benchmarks" / "math" / "math500"
@@ -275,7 +276,7 @@ FAST_PAIRS = [
 
 @pytest.mark.parametrize(("gold", "answer"), FAST_PAIRS)
 def test_fast_path_agrees_with_math_verify(gold, answer):
-    fast = _fast_check(normalize_answer(gold), normalize_answer(answer))
+    fast = fast_check(normalize_answer(gold), normalize_answer(answer))
     assert fast is not None, "expected the fast path to settle this pair"
     assert fast[0] == check_pair(gold, answer)[0]
 
@@ -302,7 +303,7 @@ def test_fast_path_agrees_with_math_verify(gold, answer):
     ],
 )
 def test_fast_path_defers(gold, answer):
-    assert _fast_check(normalize_answer(gold), normalize_answer(answer)) is None
+    assert fast_check(normalize_answer(gold), normalize_answer(answer)) is None
 
 
 def test_problem_without_gold_is_an_error(verifier):
@@ -411,7 +412,7 @@ def test_math500_fast_path_agrees_with_math_verify(math500_golds):
         j = rng.choice(digits) if digits else None
         near = g[:j] + str((int(g[j]) + 1) % 10) + g[j + 1 :] if j is not None else "-" + g
         pairs += [(g, golds[(i + 1) % len(golds)]), (g, near), (g, g.replace("\\frac", "\\dfrac"))]
-    decided = [(g, a, fast) for g, a in pairs if (fast := _fast_check(normalize_answer(g), normalize_answer(a)))]
+    decided = [(g, a, fast) for g, a in pairs if (fast := fast_check(normalize_answer(g), normalize_answer(a)))]
     assert len(decided) > 0.8 * len(pairs)
     assert [(g, a) for g, a, fast in decided if fast[0] != check_pair(g, a)[0]] == []
 
@@ -433,7 +434,7 @@ def test_the_fast_path_never_decides_differently_from_the_full_check():
     for gold, answer in pairs:
         if not answer:
             continue
-        fast = _fast_check(normalize_answer(gold), normalize_answer(answer))
+        fast = fast_check(normalize_answer(gold), normalize_answer(answer))
         if fast is None:
             continue
         settled += 1

@@ -61,8 +61,11 @@ def run_episodes(env, policy, record: int = 0, deterministic: bool = False) -> E
     Actions are sampled as in training unless ``deterministic`` (the mean action): a policy trained
     with noise may rely on it (e.g. to switch the grip on), so the sampled policy is the one evaluated.
     """
+    import torch
+
     n, T = env.num_envs, env.sub.episode_steps
     obs, _ = env.reset()
+    noise = torch.Generator().manual_seed(int(env.rng.integers(2**62)))  # action noise from the env's seed: reproducible
     pen = np.zeros(n)
     bad = np.zeros(n, dtype=bool)
     live = np.ones(n, dtype=bool)
@@ -72,7 +75,7 @@ def run_episodes(env, policy, record: int = 0, deterministic: bool = False) -> E
     frames = [[env.state[i].copy()] for i in range(record)]
     frames_eq = [[np.zeros(env.scene.model.neq)] for _ in range(record)]
     for _ in range(T):
-        action = policy(obs, deterministic=deterministic)
+        action = policy(obs, deterministic=deterministic, generator=noise)
         obs, reward, term, trunc, info = env.step(action)
         returns += np.where(live, reward, 0.0)
         pen = np.where(live, np.maximum(pen, info["penetration"]), pen)

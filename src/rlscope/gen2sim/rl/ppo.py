@@ -253,7 +253,11 @@ class Policy:
         return obs if self.obs_rms is None else self.obs_rms.normalize(obs)
 
     @torch.no_grad()
-    def __call__(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
+    def __call__(self, obs: np.ndarray, deterministic: bool = True, generator: torch.Generator | None = None) -> np.ndarray:
+        """(N, O) -> actions (N, A): the mean, or sampled (from ``generator`` when given: reproducible)."""
         x = torch.as_tensor(self.normalize(obs), dtype=torch.float32)
-        a, _, _ = self.net.act(x, deterministic)
-        return a.numpy()
+        if deterministic or generator is None:
+            a, _, _ = self.net.act(x, deterministic)
+            return a.numpy()
+        d = self.net.dist(x)
+        return (d.mean + d.stddev * torch.randn(d.mean.shape, generator=generator)).numpy()
