@@ -75,7 +75,9 @@ def verifier():
         (r"So the solution set is $(-\infty, 2] \cup [5, \infty)$.", r"(-\infty, 2] \cup [5, \infty)"),
         (r"Thus the matrix is $\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}$.",
          r"\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix}"),
-        (r"So $3 + 4 = 7$.", "3 + 4 = 7"),  # the last statement whole: the grader reads its value
+        (r"So $3 + 4 = 7$.", "7"),  # a computation: its result
+        (r"gives $2 \times 58 = 116$", "116"),
+        (r"so $x = 3$", "x = 3"),  # an equation in a variable stays whole (the grader reads x = 3)
         (r"Thus $x = 3$, which makes 12 in all.", "12"),  # a number stated after the last math span
         # decimal commas where they cannot be thousands separators; a comma and a space split numbers
         ("The mass is 1,22", "1.22"),

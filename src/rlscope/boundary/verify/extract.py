@@ -141,6 +141,8 @@ _EXPRESSION_RE = re.compile(r"^(?=.*[\d^+*/-])(?!.*[A-Za-z]{3})[A-Za-z0-9^_+\-*/
 """A stated answer that is an expression in prose (``x^3+3x-6``), not words (no run of three letters)."""
 
 
+_LETTER_RE = re.compile(r"[A-Za-z]")
+_COMMAND_RE = re.compile(r"\\[A-Za-z]+")
 _SPAN_RE = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 
@@ -153,6 +155,9 @@ def _last_statement(text: str) -> str | None:
     numbers = list(_NUMBER_RE.finditer(text))
     if spans and (not numbers or numbers[-1].start() < spans[-1][1]):
         inner = spans[-1][2].rstrip(".,;").strip()
+        lhs, eq, rhs = inner.rpartition("=")
+        if eq and rhs.strip() and not _LETTER_RE.search(_COMMAND_RE.sub("", lhs)) and "<" not in lhs and ">" not in lhs:
+            return rhs.strip()  # "$2 \\times 58 = 116$": a computation, whose result is what it states
         if inner:
             return inner
     return _number_text(numbers[-1].group(0)) if numbers else None
@@ -192,11 +197,10 @@ def _extract(text: str) -> str | None:
     boxes, truncated = _boxes(text)
     if truncated is not None:
         text = text[:truncated]  # what a cut-off box held is no answer: nothing after its start is read
-    phrases = list(_ANSWER_IS_RE.finditer(text))
     if boxes:
-        last = phrases[-1] if phrases else None
-        if last is not None and last.start() > boxes[-1][1] and "final" in last.group(0).lower():
-            stated = _stated(text, last)  # "The final answer is 7" after an intermediate box
+        after = list(_ANSWER_IS_RE.finditer(text, boxes[-1][1]))  # only the text after the last box
+        if after and "final" in after[-1].group(0).lower():
+            stated = _stated(text, after[-1])  # "The final answer is 7" after an intermediate box
             if stated:
                 return stated
         return _final_boxes(text, boxes)
@@ -205,6 +209,7 @@ def _extract(text: str) -> str | None:
         after, _ = _clean_phrase(text[hashes[-1].end() :])
         if after:
             return after
+    phrases = list(_ANSWER_IS_RE.finditer(text))
     if phrases:
         stated = _stated(text, phrases[-1])
         if stated:
