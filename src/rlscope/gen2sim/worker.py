@@ -78,7 +78,7 @@ def _call_s(job: dict) -> float | None:
 
 
 def check(run: Path) -> int:
-    from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError, compile_code
+    from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError
     from rlscope.gen2sim.tasks.validate import check_subtask
 
     task, scene = _setup(run)
@@ -87,7 +87,7 @@ def check(run: Path) -> int:
     failed = False
     for sub in task.subtasks:
         try:
-            problems = check_subtask(scene, sub, compile_code(sub, call_s))
+            problems = check_subtask(scene, sub, call_s)
             results[sub.name] = {"ok": not problems} | ({"error": "; ".join(problems)} if problems else {})
         except (TaskCodeError, RewardCodeError) as exc:
             results[sub.name] = {"ok": False, "error": str(exc)}

@@ -26,7 +26,7 @@ def _check(drawer, code: str, call_s: float | None = 2.0) -> list[str]:
 
     scene, sub = drawer
     sub = dataclasses.replace(sub, code=code)
-    return check_subtask(scene, sub, compile_code(sub, call_s))
+    return check_subtask(scene, sub, call_s)
 
 
 def _with(reward: str = "", success: str = "") -> str:
@@ -44,7 +44,7 @@ def test_every_standard_task_passes(name):
     task = load_task(STANDARD_DIR / name)
     scene = build_scene(task.scene, Path(task.root))
     for sub in task.subtasks:
-        assert check_subtask(scene, sub, compile_code(sub, 2.0)) == [], sub.name
+        assert check_subtask(scene, sub, 2.0) == [], sub.name
 
 
 @pytest.mark.parametrize("reward, match", [
@@ -94,7 +94,7 @@ def test_a_task_solved_before_it_starts_is_rejected(drawer):
 
 
 @pytest.mark.parametrize("body", ["while True:\n        pass",
-                                  "import time\n    time.sleep(600)",
+                                  "x = 0\n    while x >= 0:\n        x += 1",
                                   "while True:\n        try:\n            sum(range(10**6))\n        except Exception:\n            pass"])
 def test_reward_code_over_its_per_call_budget_is_stopped(drawer, body):
     t0 = time.monotonic()
@@ -105,7 +105,7 @@ def test_reward_code_over_its_per_call_budget_is_stopped(drawer, body):
 
 def test_success_code_over_budget_is_named(drawer):
     with pytest.raises(RewardCodeError, match="is_success ran past its per-call budget"):
-        _check(drawer, _with(success="import time\n    time.sleep(60)"), call_s=0.3)
+        _check(drawer, _with(success="while True:\n        pass"), call_s=0.3)
 
 
 def test_nan_from_an_unstable_simulation_is_not_blamed_on_the_code(drawer):

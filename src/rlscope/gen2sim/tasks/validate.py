@@ -3,6 +3,9 @@
 :func:`check_subtask` runs a sub-task's ``compute_reward`` and ``is_success`` three ways and lists
 what is wrong, each problem naming the function or reward term at fault:
 
+0. **Static checks** of the source (:mod:`rlscope.gen2sim.tasks.static`): imports, dunder access, calls that
+   reach outside the state, state attributes and scene names that do not exist. Code with such problems is
+   not run at all.
 1. **A short rollout** through the real environment: what the code returns is checked by
    :class:`~rlscope.gen2sim.tasks.task.CompiledCode` (a ``(N,)`` float reward and components, a
    ``(N,)`` bool success, finite values, the per-call time budget).
@@ -17,11 +20,14 @@ what is wrong, each problem naming the function or reward term at fault:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from rlscope.gen2sim.sim.env import BatchedEnv
 from rlscope.gen2sim.sim.scene import Scene
-from rlscope.gen2sim.tasks.task import CompiledCode, SubTask
+from rlscope.gen2sim.tasks.static import SceneNames, static_problems
+from rlscope.gen2sim.tasks.task import CompiledCode, SubTask, compile_code
 
 PROBES = 256
 """Probe states per sub-task."""
@@ -75,10 +81,15 @@ def _varied(scene: Scene) -> str:
     return " and ".join(parts) or "the gripper moves across its workspace"
 
 
-def check_subtask(scene: Scene, sub: SubTask, code: CompiledCode, seed: int = 0) -> list[str]:
-    """Problems of a sub-task's code (empty: it may train). Errors that stop the code from running at all
-    (an exception, a wrong shape or dtype, a call over budget) raise
-    :class:`~rlscope.gen2sim.tasks.task.RewardCodeError` instead."""
+def check_subtask(scene: Scene, sub: SubTask, call_s: float | None = 2.0, seed: int = 0) -> list[str]:
+    """Problems of a sub-task's code (empty: it may train). The static checks come first, and code that fails
+    them is never compiled nor run. Errors that stop the code from running at all (an exception, a wrong shape
+    or dtype, a call over budget) raise :class:`~rlscope.gen2sim.tasks.task.RewardCodeError` (or
+    :class:`~rlscope.gen2sim.tasks.task.TaskCodeError` at compile time) instead."""
+    found = static_problems(sub.code, SceneNames.of(scene, sub), Path(sub.code_file).name or f"sub-task {sub.name}")
+    if found:
+        return found
+    code = compile_code(sub, call_s)
     rng = np.random.default_rng(seed)
     env = BatchedEnv(scene, sub, code, num_envs=8, seed=seed, nthread=1)
     try:
