@@ -28,7 +28,7 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
     store = open_run(cfg.run)
     try:
         counts = store.correct_counts()
-        all_ids = [p.problem_id for p, _ in store.problems()]
+        all_ids = [fields["problem_id"] for fields, _ in store.problems()]
         sampled = store.sample_counts()
         unverified = store.count_unverified()
     finally:

@@ -90,5 +90,10 @@ def record(store: Store, key: str, value: dict) -> None:
         store.set_meta(key, value)
 
 
+def stored_problems(store: Store) -> list[tuple[Problem, str | None]]:
+    """The run's problems, in benchmark order, with their prompts."""
+    return [(Problem(**fields), prompt) for fields, prompt in store.problems()]
+
+
 def problems_by_id(store: Store) -> dict[str, Problem]:
-    return {p.problem_id: p for p, _ in store.problems()}
+    return {p.problem_id: p for p, _ in stored_problems(store)}

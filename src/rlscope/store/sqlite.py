@@ -13,12 +13,21 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rlscope.boundary.benchmarks.base import Problem
 from rlscope.errors import RlscopeError
 
 SCHEMA_VERSION = 1
+
+
+class ProblemLike(Protocol):
+    """What the store keeps of a problem (a benchmark's problem type fits)."""
+
+    problem_id: str
+    question: str
+    answer: str | None
+    kind: str
+    meta: dict[str, Any]
 
 
 class StoreError(RlscopeError):
@@ -132,7 +141,7 @@ class Store:
             raise
         return inserted
 
-    def put_problems(self, problems: Sequence[Problem], prompts: Sequence[str | None]) -> int:
+    def put_problems(self, problems: Sequence[ProblemLike], prompts: Sequence[str | None]) -> int:
         rows = (
             (self.run, p.problem_id, i, p.question, p.answer, p.kind, prompt, json.dumps(p.meta, default=str))
             for i, (p, prompt) in enumerate(zip(problems, prompts))
@@ -187,12 +196,15 @@ class Store:
         return json.loads(row[0]) if row else default
 
     # -- reading ---------------------------------------------------------------------------
-    def problems(self) -> list[tuple[Problem, str | None]]:
+    def problems(self) -> list[tuple[dict[str, Any], str | None]]:
+        """Each stored problem's fields (``problem_id``, ``question``, ``answer``, ``kind``, ``meta``) and its
+        prompt, in benchmark order."""
         rows = self.conn.execute(
             "SELECT problem_id, question, answer, kind, meta, prompt FROM problems WHERE run = ? ORDER BY position",
             (self.run,),
         ).fetchall()
-        return [(Problem(pid, q, a, k, json.loads(m)), prompt) for pid, q, a, k, m, prompt in rows]
+        return [({"problem_id": pid, "question": q, "answer": a, "kind": k, "meta": json.loads(m)}, prompt)
+                for pid, q, a, k, m, prompt in rows]
 
     def sample_indices(self) -> dict[str, set[int]]:
         """problem_id -> sample indices already stored."""

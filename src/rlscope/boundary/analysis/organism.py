@@ -41,7 +41,7 @@ def perplexity_under(scorer_model: str, runs: dict[str, Path], samples: int, see
     for name, run in runs.items():
         store = open_run(run)
         try:
-            prompts = {p.problem_id: prompt for p, prompt in store.problems()}
+            prompts = {fields["problem_id"]: prompt for fields, prompt in store.problems()}
             recs = list(store.iter_samples())
         finally:
             store.close()
