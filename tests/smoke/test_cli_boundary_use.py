@@ -428,3 +428,13 @@ def test_an_unparsable_gold_is_named_by_problem(tmp_path):
     rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", comp, "--run", run)
     proc = rlscope("boundary", "verify", "--run", run, "--no-progress")
     assert "warning: error: gold unparsable on 1 problem(s): broken-gold" in proc.stderr
+
+
+def test_a_run_extended_to_more_problems_stores_them_and_verifies(tmp_path, bench, server):
+    """A second `sample` with a larger --limit adds problems to a recorded run: they are stored with it."""
+    run = tmp_path / "run"
+    sample(server, bench, run, "--limit", 2)
+    sample(server, bench, run, "--limit", 4)
+    assert "verified 12 samples" in rlscope("boundary", "verify", "--run", run, "--no-progress").stdout
+    res = json.loads(rlscope("boundary", "passk", "--run", run, "--json", "--bootstrap", 0).stdout)
+    assert (res["problems"], res["problems_in_run"]) == (4, 4)

@@ -129,17 +129,17 @@ def _sample_into(store, cfg: SampleConfig, settings: dict, problems: list[Proble
     complete = len(problems) - len(remaining)
     start = time.perf_counter()
     pending: list[tuple[int, GenerationRow]] = []
-    recorded = store.get_meta("sampling") is not None
+    first = True
 
     def flush() -> None:
-        nonlocal complete, recorded
+        nonlocal complete, first
         if not pending:
             return
-        if not recorded:  # the run's settings and problems, with its first samples
+        if first:  # this command's problems (a larger --limit adds some) and the run's settings, with its first samples
             store.put_problems(problems, prompts)
             record(store, "sampling", settings)
             write_manifest(cfg.run, "sample", cfg, {"template": template_id(template), "problems": len(problems)})
-            recorded = True
+            first = False
         store.put_generations([row for _, row in pending])
         summary.generated += len(pending)
         summary.tokens += sum(row.num_tokens or 0 for _, row in pending)
