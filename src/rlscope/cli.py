@@ -110,18 +110,9 @@ def boundary_export(cfg) -> int:
 
 
 def boundary_answers(cfg) -> int:
-    from rlscope.boundary.analysis.answers import answers_by_problem
-    from rlscope.boundary.runs import open_run
-    from rlscope.errors import RlscopeError
+    from rlscope.boundary.results import run_answers
 
-    cfg.validate()
-    store = open_run(cfg.run)
-    try:
-        found = answers_by_problem(store.iter_samples(), cfg.problem)
-    finally:
-        store.close()
-    if cfg.problem is not None and not found:
-        raise RlscopeError(f"{cfg.run} has no samples of problem {cfg.problem!r}")
+    found = run_answers(cfg)
     shown = [p for p in found if p.flags or not cfg.flagged]
     if cfg.json:
         print(json.dumps([dataclasses.asdict(p) for p in shown], indent=2, ensure_ascii=False))

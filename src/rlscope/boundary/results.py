@@ -1,4 +1,5 @@
-"""Reading results out of a run: the pass@k table (JSON/CSV) and per-sample export (JSONL/Parquet)."""
+"""Reading results out of a run: the pass@k table (JSON/CSV), per-sample export (JSONL/CSV/Parquet) and the
+per-problem view of extracted answers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from rlscope.boundary.config import ExportConfig, PassKConfig
+from rlscope.boundary.analysis.answers import ProblemAnswers, answers_by_problem
+from rlscope.boundary.config import AnswersConfig, ExportConfig, PassKConfig
 from rlscope.boundary.runs import open_run
 from rlscope.config import atomic_write_text
 from rlscope.errors import RlscopeError
@@ -36,8 +38,8 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
     total_problems = len(all_ids)
     if not counts:
         raise RlscopeError(f"{cfg.run}: no verified samples yet; run `rlscope boundary verify --run {cfg.run}`")
-    without_samples = [p for p in all_ids if p not in sampled]
-    without_verdicts = [p for p in all_ids if p in sampled and p not in counts]
+    without_samples = sum(p not in sampled for p in all_ids)
+    without_verdicts = sum(p in sampled and p not in counts for p in all_ids)
     pids = list(counts)
     n = np.array([counts[p][0] for p in pids])
     c = np.array([counts[p][1] for p in pids])
@@ -56,8 +58,8 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
         "problems_in_run": total_problems,
         "samples_per_problem": {"min": n_min, "max": int(n.max())},
         "unverified_samples": unverified,
-        "problems_without_samples": len(without_samples),
-        "problems_without_verdicts": len(without_verdicts),
+        "problems_without_samples": without_samples,
+        "problems_without_verdicts": without_verdicts,
         "confidence": cfg.confidence if cfg.bootstrap else None,
         "solved_at_least_once": int((c > 0).sum()),
         "curve": rows,
@@ -71,6 +73,20 @@ def compute_passk(cfg: PassKConfig) -> dict[str, Any]:
         writer.writerow(row)
     atomic_write_text(cfg.run / "passk.csv", buf.getvalue())
     return result
+
+
+def run_answers(cfg: AnswersConfig) -> list[ProblemAnswers]:
+    """Each problem's distinct extracted answers and flags (:mod:`rlscope.boundary.analysis.answers`), or only
+    ``cfg.problem``'s."""
+    cfg.validate()
+    store = open_run(cfg.run)
+    try:
+        found = answers_by_problem(store.iter_samples(), cfg.problem)
+    finally:
+        store.close()
+    if cfg.problem is not None and not found:
+        raise RlscopeError(f"{cfg.run} has no samples of problem {cfg.problem!r}")
+    return found
 
 
 def export_samples(cfg: ExportConfig) -> int:

@@ -59,7 +59,7 @@ def normalise(key: str, value: Any) -> Any:
         return value
     if key == "benchmark" and value.startswith("jsonl:"):
         return "jsonl:" + str(Path(value[6:]).expanduser().resolve())
-    if key in ("model", "data", "completions"):
+    if key in ("model", "data"):
         path = Path(value.rstrip("/") or "/").expanduser()
         if path.exists() or value.startswith((".", "/", "~")):
             return str(path.resolve())

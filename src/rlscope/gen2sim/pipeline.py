@@ -321,24 +321,20 @@ class RunConfig:
 def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
     """Build (or reuse) the asset of one input; returns its directory."""
     from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
-
     from rlscope.gen2sim.assets.validate import validate_asset
 
     p = Path(spec)
     if (p / "asset.json").is_file():
         return p
-    if spec.startswith("procedural:"):
-        kind = spec.split(":", 1)[1]
-        target = out / kind.rsplit(":", 1)[-1]
-        make = lambda: build_procedural(kind, target.name, BuildOptions(seed=cfg.seed),  # noqa: E731
-                                        **DEFAULT_PROCEDURAL.get(kind, {}))
-    elif p.exists():
-        target = out / p.stem
-        make = lambda: build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))  # noqa: E731
-    else:
+    kind = spec.split(":", 1)[1] if spec.startswith("procedural:") else None
+    if kind is None and not p.exists():
         raise RlscopeError(f"{spec}: no such file, asset directory or procedural:KIND")
+    target = out / (kind.rsplit(":", 1)[-1] if kind else p.stem)
     if not (target / "asset.json").exists():
-        built = make()
+        if kind:
+            built = build_procedural(kind, target.name, BuildOptions(seed=cfg.seed), **DEFAULT_PROCEDURAL.get(kind, {}))
+        else:
+            built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))
         write_asset(built, target)
         report = validate_asset(built.asset, target)
         atomic_write_text(target / "validation.json", json.dumps(report.to_dict(), indent=2) + "\n")

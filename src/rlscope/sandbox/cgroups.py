@@ -244,9 +244,7 @@ class WorkerCgroup:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
-        if self.version == 2:
-            with contextlib.suppress(OSError):
-                _write(self.dirs[0] / "cgroup.kill", "1")
+        self.kill()
         _kill_and_remove(self.dirs, self._pids / "cgroup.procs")
 
 

@@ -300,12 +300,6 @@ class _Program:
         return module
 
     def run(self) -> int:
-        import builtins
-
-        # `python -S` skips site, which defines exit() and quit(): a program that ends with exit() (a stdin/stdout
-        # solution, say) behaves as in a normal interpreter; inside a called function SystemExit is an exception
-        builtins.exit = _Quitter("exit")  # type: ignore[attr-defined]
-        builtins.quit = _Quitter("quit")  # type: ignore[attr-defined]
         mode = self.job["mode"]
         if mode == "script":
             return self._script()
@@ -523,6 +517,13 @@ class Zygote:
                 __import__(name)
             except Exception:  # noqa: BLE001 - optional
                 pass
+        # `python -S` skips site, which defines exit() and quit(): once here, every program inherits them, so one
+        # that ends with exit() (a stdin/stdout solution) behaves as in a normal interpreter; inside a called
+        # function SystemExit is an exception like any other
+        import builtins
+
+        builtins.exit = _Quitter("exit")  # type: ignore[attr-defined]
+        builtins.quit = _Quitter("quit")  # type: ignore[attr-defined]
         self.vm_kb = _vm_kb(self.proc_fd)
         sys.argv = ["program.py"]
         sys.stdin = sys.__stdin__ = open(0, encoding="utf-8", errors="surrogateescape", closefd=False)  # noqa: SIM115

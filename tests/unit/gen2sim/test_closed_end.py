@@ -93,6 +93,28 @@ def test_a_door_closed_at_its_upper_limit_starts_closed_and_opens_towards_one(mi
     assert check_subtask(scene, sub, 2.0) == []
 
 
+def test_every_reset_starts_a_part_at_its_closed_end_even_away_from_zero(mirrored_asset, tmp_path):
+    """Recorded closed at its lower limit (-1.64), the mirrored door starts there, not at the model's 0."""
+    import json
+    import shutil
+
+    adir = tmp_path / "mw"
+    shutil.copytree(mirrored_asset[0], adir)
+    data = json.loads((adir / "asset.json").read_text())
+    next(j for j in data["joints"] if j["name"] == "door_joint")["closed"] = "lower"
+    (adir / "asset.json").write_text(json.dumps(data))
+    task, scene = _open_door_task(adir, tmp_path)
+    joint = next(iter(scene.joints))
+    closed = scene.joints[joint][0]
+    assert closed == pytest.approx(mirrored_asset[1], abs=1e-6) and closed < -1.0
+    sub = task.subtasks[0]
+    env = BatchedEnv(scene, sub, compile_code(sub), num_envs=4, seed=0, nthread=1)
+    env.reset()
+    st = env.sim_state().joint(joint)
+    assert np.allclose(st.pos, closed, atol=1e-3) and np.allclose(st.fraction, 0.0, atol=1e-3)
+    env.close()
+
+
 def test_the_user_overrides_the_closed_end(microwave):
     asset = load_asset(microwave[0])
     set_closed_ends(asset, ("door_joint=lower",))

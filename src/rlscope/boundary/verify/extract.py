@@ -132,8 +132,7 @@ def _clean_phrase(s: str) -> tuple[str | None, bool]:
 
 def _number_text(s: str) -> str:
     """A matched number as a plain one: spaces dropped, a decimal comma made a point, thousands commas removed."""
-    s = re.sub(r"\s+", "", s)
-    return s.replace(",", ".") if _DECIMAL_COMMA_RE.match(s) else s.replace(",", "")
+    return decimal_point(re.sub(r"\s+", "", s)).replace(",", "")
 
 
 _PHRASE_START_RE = re.compile(r"[\d\-$\\(\[{.]|[A-Za-z]\s*=|\(?[A-Ea-e]\)?$")
@@ -303,8 +302,7 @@ def normalize_answer(s: str) -> str:
             break
     if _SPACED_GROUPS_RE.match(s):
         return re.sub(r",\s+", ", ", s)  # "32, 349" is a list, never 32349: the space is kept
-    if _DECIMAL_COMMA_RE.match(s):
-        return decimal_point(s)  # "1,22", as extraction reads it
+    s = decimal_point(s)  # "1,22" is 1.22, as extraction reads it
     s = _drop_invisible_delims(s)
     s = _LEFT_RIGHT_RE.sub("", s)
     s = _SPACING_RE.sub(lambda m: m.group(0) if m.group(0) == "\\\\" else " ", s)

@@ -254,10 +254,9 @@ class Policy:
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, deterministic: bool = True, generator: torch.Generator | None = None) -> np.ndarray:
-        """(N, O) -> actions (N, A): the mean, or sampled (from ``generator`` when given: reproducible)."""
-        x = torch.as_tensor(self.normalize(obs), dtype=torch.float32)
-        if deterministic or generator is None:
-            a, _, _ = self.net.act(x, deterministic)
-            return a.numpy()
-        d = self.net.dist(x)
+        """(N, O) -> actions (N, A): the mean, or sampled with noise from ``generator`` (reproducible; None:
+        torch's global stream)."""
+        d = self.net.dist(torch.as_tensor(self.normalize(obs), dtype=torch.float32))
+        if deterministic:
+            return d.mean.numpy()
         return (d.mean + d.stddev * torch.randn(d.mean.shape, generator=generator)).numpy()

@@ -223,9 +223,7 @@ class BatchedEnv:
 
     def _draw_start(self, d, init) -> None:
         """Reset ``d`` and draw joint values, gripper offset and object positions from ``init``."""
-        self._mj.mj_resetData(self.scene.model, d)
-        for name, (closed, _) in self.scene.joints.items():  # every part starts closed unless init says otherwise
-            d.qpos[self.scene.joint_qpos_adr(name)] = closed
+        self._mj.mj_resetData(self.scene.model, d)  # every part closed (the scene's qpos0) unless init says otherwise
         for name, (lo, hi) in init.joints.items():
             jlo, jhi = self.scene.joints[name]
             d.qpos[self.scene.joint_qpos_adr(name)] = jlo + self.rng.uniform(lo, hi) * (jhi - jlo)

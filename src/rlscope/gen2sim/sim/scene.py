@@ -406,6 +406,8 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     cart = [int(model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, f"{GRIPPER}_{a}")]) for a in "xyz"]
     ctrl = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, f"{GRIPPER}_{a}") for a in "xyz"]
     arm = panda.layout(model) if g.arm == "panda" else None
+    for name, (closed, _) in joints.items():  # a reset puts every part at its closed end, whichever limit that is
+        model.qpos0[model.jnt_qposadr[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)]] = closed
     return Scene(spec=spec, xml=xml, model=model, assets=assets, links=links, joints=joints, handles=handles,
                  objects=[o.name for o in spec.objects], graspables=graspables, sensors=sensors, gripper_qpos=cart,
                  gripper_ctrl=ctrl, tip0=np.asarray(g.start, float), arm=arm)
