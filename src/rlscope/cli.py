@@ -206,6 +206,30 @@ def gen2sim_train(cfg) -> int:
     return 0
 
 
+def gen2sim_propose(cfg) -> int:
+    from rlscope.gen2sim.pipeline import propose_command
+
+    res = propose_command(cfg, print_fn=print)
+    rows = []
+    for tid in res["proposed"]:
+        v = res["tasks"].get(tid)
+        if v is None:
+            rows.append([tid, "not validated", ""])
+            continue
+        subs = v.get("subtasks", {})
+        problems = [f"{k}: {p}" for k, s in subs.items() for p in s["problems"]] or ([v["error"]] if v.get("error") else [])
+        warnings = [f"{k}: {w}" for k, s in subs.items() for w in s["warnings"]]
+        rows.append([tid, " -> ".join(subs) or "?", "valid" if v["ok"] else "rejected: " + "; ".join(problems)[:300]]
+                    + ([f"warning: {'; '.join(warnings)[:200]}"] if warnings else []))
+    for r in res["rejected"]:
+        rows.append([f"{r['scene']} candidate {r['candidate']}", "", "rejected before validation: " + r["reason"][:300]])
+    _table(f"proposed tasks ({cfg.out / 'tasks'})", ["task", "sub-tasks", "verdict"], [r[:3] for r in rows])
+    for r in rows:
+        if len(r) > 3:
+            print(f"{r[0]}: {r[3]}")
+    return 0 if any(v.get("ok") for v in res["tasks"].values()) or not cfg.validate else 2
+
+
 def gen2sim_run(cfg) -> int:
     from rlscope.gen2sim.pipeline import run_pipeline
 
@@ -292,6 +316,7 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
         "sandbox": {"run": (sandbox_cfg, sandbox_run)},
         "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset),
                     "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train),
+                    "propose": (lazy("rlscope.gen2sim.tasks.propose", "ProposeConfig"), gen2sim_propose),
                     "run": (lazy("rlscope.gen2sim.pipeline", "RunConfig"), gen2sim_run)},
         "demo": {"": (demo_cfg, demo)},
     }

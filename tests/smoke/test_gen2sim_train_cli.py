@@ -159,8 +159,11 @@ def test_run_from_a_photo_and_a_procedural_asset(tmp_path):
 
     out = tmp_path / "g2s"
     proc = rlscope("gen2sim", "run", DATA_DIR / "mug.png", "procedural:cabinet", "--category", "mug", "--out", out,
-                   "--steps", 2048, "--episodes", 4, "--no-progress", "--no-video")
-    assert "asset mug" in proc.stdout and "push_mug" in proc.stdout and "open_cabinet_drawer_0" in proc.stdout
+                   "--tasks", "push_mug", "open_cabinet_*", "--steps", 2048, "--episodes", 4, "--no-progress", "--no-video")
+    # the offline proposer's tasks for both inputs, each validated in the sandbox; the mug goes into the drawer too
+    for tid in ("open_cabinet_drawer_0", "close_cabinet_drawer_0", "put_mug_into_cabinet_drawer_0", "push_mug", "pick_place_mug"):
+        assert f"  {tid}: valid" in proc.stdout, tid
+        assert json.loads((out / "tasks" / tid / "validation.json").read_text())["ok"]
     summary = json.loads((out / "summary.json").read_text())
     assert {s["task_id"] for s in summary} == {"push_mug", "open_cabinet_drawer_0"}
     push = json.loads((out / "tasks" / "push_mug" / "task.json").read_text())

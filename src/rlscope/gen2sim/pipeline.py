@@ -1,8 +1,9 @@
 """The Gen2Sim pipeline: assets -> tasks -> checks -> training -> evaluation -> report.
 
 ``rlscope gen2sim train TASK_DIR`` runs the last four stages for one task; ``rlscope gen2sim run``
-runs all of them (the standard skills serve as the tasks until a proposer exists). Task code only
-ever runs in the sandboxed worker (:mod:`rlscope.gen2sim.worker`); this process reads its files.
+runs all of them, its tasks proposed by a language model or the offline proposer
+(:mod:`rlscope.gen2sim.tasks.propose`) and validated before any training. Task code only ever runs in
+the sandboxed worker (:mod:`rlscope.gen2sim.worker`); this process reads its files.
 
 Run directory::
 
@@ -27,6 +28,7 @@ import tyro
 from rlscope.config import atomic_write_text, write_manifest
 from rlscope.errors import RlscopeError
 from rlscope.gen2sim.rl.ppo import PPOConfig
+from rlscope.gen2sim.tasks.propose import LLMConfig
 
 log = logging.getLogger(__name__)
 
@@ -263,8 +265,12 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
                 s["video"] = videos.get(s["name"])
             if chain is not None:
                 chain["video"] = videos.get("chain")
+    validation = _read(src / "validation.json") or {}
+    for s, sub in zip(subs, task.subtasks):
+        s["code"] = sub.code
+        s["validation"] = (validation.get("subtasks") or {}).get(sub.name)
     summary = {"task_id": task.task_id, "description": task.description, "subtasks": subs, "chain": chain,
-               "seconds_total": time.perf_counter() - t0}
+               "proposal": _read(src / "proposal.json"), "seconds_total": time.perf_counter() - t0}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.report:
         from rlscope.gen2sim.report import write_report
@@ -276,9 +282,11 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
 
 DEFAULT_INPUTS = ("procedural:cabinet",)
 """What ``rlscope gen2sim run`` (and ``make demo``) uses when given no inputs."""
-DEMO_TASKS = ("put_cube_in_drawer",)
-"""Standard tasks `make demo` runs besides those derived from the default inputs."""
-DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.4, "n_drawers": 1, "doors": "none"}}
+DEMO_TASKS = ("open_cabinet_drawer_0", "put_cube_in_drawer")
+"""What `make demo` trains: the drawer skill the offline proposer derives from the default cabinet, and the
+standard long-horizon task (the proposer's own put-into-drawer task validates but has not yet learned its
+place sub-task: 0.00 in one run at the default budget)."""
+DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.2, "n_drawers": 1, "doors": "none"}}
 """Dimensions of the default procedural assets (sized for the floating gripper's workspace)."""
 
 
@@ -291,9 +299,10 @@ class RunConfig:
     out: Path = Path("runs/gen2sim/run")
     """Output directory: assets/, tasks/, one run directory per task under runs/, index.html."""
     tasks: tuple[str, ...] = ()
-    """Standard tasks to run as well (by name), in addition to those derived from the inputs."""
+    """Which tasks to train: proposed task ids or shell patterns (``open_*``), or standard task names; default: the
+    first --max-tasks that pass validation."""
     max_tasks: int = 4
-    """At most this many derived tasks."""
+    """At most this many proposed tasks when --tasks is not given."""
     category: str | None = None
     """Category of image/mesh inputs (mug, bottle, box, ...)."""
     steps: int = 0
@@ -316,9 +325,10 @@ class RunConfig:
     """Use an input's asset even when its validation fails (by default the run stops there, exit status 2)."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
+    model: Annotated[LLMConfig, tyro.conf.OmitArgPrefixes] = LLMConfig()
 
 
-def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
+def _build_input(spec: str, out: Path, cfg) -> Path:
     """Build (or reuse) the asset of one input; returns its directory."""
     from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
     from rlscope.gen2sim.assets.validate import validate_asset
@@ -345,32 +355,71 @@ def _build_input(spec: str, out: Path, cfg: RunConfig) -> Path:
     return target
 
 
+def select_tasks(verdicts: dict[str, Any], proposed: list[str], patterns: tuple[str, ...], max_tasks: int) -> tuple[list[str], list[str]]:
+    """(proposed task ids to train, standard task names to train): those ``patterns`` name, or the first
+    ``max_tasks`` that passed validation. A pattern that names nothing is an error listing what there is."""
+    import fnmatch
+
+    valid = [t for t in proposed if verdicts.get(t, {}).get("ok")]
+    if not patterns:
+        return valid[:max_tasks], []
+    chosen, standard = [], []
+    for pat in patterns:
+        hits = [t for t in proposed if fnmatch.fnmatchcase(t, pat)]
+        if hits:
+            bad = [t for t in hits if t not in valid]
+            if bad and len(hits) == 1:
+                raise RlscopeError(f"--tasks {pat}: task {bad[0]} failed validation (see its validation.json)")
+            chosen += [t for t in hits if t in valid and t not in chosen]
+        elif pat in standard_tasks():
+            standard.append(pat)
+        else:
+            raise RlscopeError(f"--tasks {pat}: no proposed task matches (proposed: {', '.join(proposed) or 'none'}) and "
+                               f"no standard task has that name ({', '.join(standard_tasks())})")
+    return chosen, standard
+
+
+def propose_command(cfg, print_fn=None) -> dict[str, Any]:
+    """`rlscope gen2sim propose`: build (or reuse) the inputs' assets, then propose and validate their tasks."""
+    from rlscope.gen2sim.tasks.propose import propose
+
+    asset_dirs = [_build_input(spec, cfg.out / "assets", cfg) for spec in cfg.inputs or DEFAULT_INPUTS]
+    return propose(cfg, asset_dirs, print_fn)
+
+
 def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
-    """The whole Gen2Sim loop on the inputs; one trained, evaluated, reported run per task."""
-    from rlscope.gen2sim.assets.build import load_asset
-    from rlscope.gen2sim.tasks.task import load_task
-    from rlscope.gen2sim.tasks.templates import tasks_for_asset
+    """The whole Gen2Sim loop on the inputs: assets, proposed and validated tasks, then one trained, evaluated,
+    reported run per selected task."""
+    from rlscope.gen2sim.tasks.propose import ProposeConfig, propose
 
     say = print_fn or (lambda *_: None)
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, "run", cfg)
-    tasks = []
-    for spec in cfg.inputs or DEFAULT_INPUTS:
-        adir = _build_input(spec, out / "assets", cfg)
-        asset = load_asset(adir)
-        found = tasks_for_asset(asset, str(adir.resolve()))
-        say(f"asset {asset.asset_id} ({asset.category or asset.source}): {len(found)} task(s) "
-            + ", ".join(t.task_id for t in found))
-        tasks += found
-    tasks = tasks[: cfg.max_tasks] + [load_task(resolve_task_dir(name)) for name in cfg.tasks]
-    if not tasks:
-        raise RlscopeError("no task fits these inputs (an articulated asset needs a handle on a drawer or door)")
-    summaries = []
-    for task in tasks:
-        tdir = out / "tasks" / task.task_id
+    asset_dirs = [_build_input(spec, out / "assets", cfg) for spec in cfg.inputs or DEFAULT_INPUTS]
+    pcfg = ProposeConfig(inputs=tuple(str(d) for d in asset_dirs), out=out, seed=cfg.seed, unsafe=cfg.unsafe,
+                         call_s=cfg.limits.call_s, validate_s=cfg.limits.check_s, model=cfg.model)
+    res = propose(pcfg, asset_dirs, say)
+    for tid in res["proposed"]:
+        v = res["tasks"].get(tid, {})
+        reasons = v.get("error") or "; ".join(f"{k}: {p}" for k, s in v.get("subtasks", {}).items() for p in s["problems"])
+        say(f"  {tid}: {'valid' if v.get('ok') else 'rejected: ' + reasons}")
+    chosen, standard = select_tasks(res["tasks"], res["proposed"], cfg.tasks, cfg.max_tasks)
+    if not chosen and not standard:
+        raise RlscopeError("no proposed task passed validation (see validation.json under " + str(out / "tasks") + ")")
+    dirs = [out / "tasks" / t for t in chosen]
+    for name in standard:
+        tdir = out / "tasks" / name
         if not (tdir / "task.json").exists():
-            copy_task(task, tdir)  # its assets copied in: a task refers only to files inside its directory
+            from rlscope.gen2sim.tasks.task import load_task
+
+            copy_task(load_task(resolve_task_dir(name)), tdir)
+        dirs.append(tdir)
+    summaries = []
+    for tdir in dirs:
+        from rlscope.gen2sim.tasks.task import load_task
+
+        task = load_task(tdir)
         say(f"== task {task.task_id}: {task.description}")
         tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
@@ -378,7 +427,7 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
                                limits=cfg.limits, ppo=cfg.ppo)
         summaries.append(run_train(tcfg, print_fn=print_fn))
     index = write_index(out, summaries)
-    return {"out": str(out), "index": str(index), "runs": summaries}
+    return {"out": str(out), "index": str(index), "runs": summaries, "proposals": res}
 
 
 def write_index(out: Path, summaries: list[dict[str, Any]]) -> Path:

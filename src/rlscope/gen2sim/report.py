@@ -373,7 +373,28 @@ tr.chain td{background:#fafaf0;font-style:italic}
 .figs{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 img{max-width:100%;border:1px solid #ddd}
 .note{color:#777;font-size:0.9em}
+.plan li{margin:0.4em 0} .warn{color:#a60} .verdict{color:#555}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.85em}
 """
+
+
+def _origin(proposal: dict[str, Any] | None) -> str:
+    """One sentence on where the task came from."""
+    if not proposal:
+        return "A hand-written task (not proposed)."
+    if proposal.get("proposer") == "offline":
+        return "Proposed by the offline proposer (from the asset's semantics and joint types)."
+    rep = ", after one repair round" if proposal.get("repaired") else ""
+    return (f"Proposed by {proposal.get('model')} (candidate {proposal.get('candidate', 0)}{rep}) for the scene "
+            f"{proposal.get('scene')}; the prompt and the raw answers are kept with the task.")
+
+
+def _verdict_text(verdict: dict[str, Any] | None) -> str:
+    if verdict is None:
+        return "not validated"
+    if verdict.get("ok"):
+        return f"validated in {verdict.get('seconds', 0):.1f} s" + (f", {len(verdict['warnings'])} warning(s)" if verdict.get("warnings") else "")
+    return "rejected: " + "; ".join(verdict.get("problems", []))
 
 
 def write_report(run_dir: Path) -> Path:
@@ -422,11 +443,21 @@ def write_report(run_dir: Path) -> Path:
         sections.append(("chain (all sub-tasks in sequence)", "", [(video, "chain: evaluation rollout")] if video else [],
                          [] if video else ["No video."]))
 
+    origin = _origin(summary.get("proposal"))
+    plan = [(s["name"], s.get("description") or "", s.get("validation"), s.get("code")) for s in subs]
+
     # Markdown
     md = [f"# {title}", ""]
     if description:
         md += [description, ""]
     md += ["## Findings", ""] + [f"- {f}" for f in facts]
+    md += ["", "## Proposed decomposition", "", origin, ""]
+    for k, (name, desc, verdict, code) in enumerate(plan, 1):
+        md.append(f"{k}. **{name}**: {desc} ({_verdict_text(verdict)})")
+        md += [f"   - warning: {w}" for w in (verdict or {}).get("warnings", [])]
+    for name, _, _, code in plan:
+        if code:
+            md += ["", f"<details><summary>code of {name}</summary>", "", "```python", code.rstrip(), "```", "", "</details>"]
     md += ["", "## Sub-tasks", "", "| " + " | ".join(_COLUMNS) + " |", "|---" * len(_COLUMNS) + "|"]
     md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     md += ["", _HONEST_NOTE]
@@ -444,6 +475,13 @@ def write_report(run_dir: Path) -> Path:
     if description:
         body.append(f"<p>{e(description)}</p>")
     body.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in facts) + "</ul>")
+    body.append(f"<h2>Proposed decomposition</h2><p>{e(origin)}</p><ol class='plan'>")
+    for name, desc, verdict, code in plan:
+        warn = "".join(f"<li class='warn'>warning: {e(w)}</li>" for w in (verdict or {}).get("warnings", []))
+        src = f"<details><summary>code</summary><pre>{e(code)}</pre></details>" if code else ""
+        body.append(f"<li><b>{e(name)}</b>: {e(desc)} <span class='verdict'>({e(_verdict_text(verdict))})</span>"
+                    + (f"<ul>{warn}</ul>" if warn else "") + src + "</li>")
+    body.append("</ol>")
     body.append("<h2>Sub-tasks</h2><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in _COLUMNS) + "</tr>")
     for i, r in enumerate(rows):
         cls = " class='chain'" if chain and i == len(rows) - 1 else ""

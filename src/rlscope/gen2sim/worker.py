@@ -9,6 +9,10 @@ with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
   write ``subtasks/NAME/{eval.json,end_states.npy,frames.npz}``. Sub-task K > 0 starts from the
   successful end states of sub-task K-1.
 * ``chain RUN_DIR``: evaluate the whole chain; writes ``chain/{eval.json,frames.npz}``.
+* ``validate TASKS_DIR CALL_S``: validate every proposed task under ``TASKS_DIR`` that has no
+  ``validation.json`` yet (:func:`rlscope.gen2sim.tasks.validate.validate_subtask`); writes it per task:
+  ``{"ok": ..., "subtasks": {NAME: {"ok", "problems", "warnings", "seconds"}}}``, a rejected candidate
+  with its reasons (its code raised, returned NaN or the wrong shape, ran past CALL_S, ...).
 * ``render RUN_DIR``: draw the recorded rollouts (``subtasks/*/frames.npz``, ``chain/frames.npz``) into
   ``videos/NAME.gif``; writes ``videos/rendered.json`` (name -> file, or null where there is none).
 
@@ -95,6 +99,42 @@ def check(run: Path) -> int:
             results[sub.name] = {"ok": False, "error": traceback.format_exc(limit=6)}
         failed |= not results[sub.name]["ok"]
     _write_json(run / "checks.json", results)
+    return CODE_FAILED if failed else 0
+
+
+def _verdict(scene, sub, call_s: float | None) -> dict:
+    from rlscope.gen2sim.tasks.task import RewardCodeError, TaskCodeError
+    from rlscope.gen2sim.tasks.validate import validate_subtask
+
+    try:
+        v = validate_subtask(scene, sub, call_s)
+        return {"ok": v.ok, "problems": list(v.problems), "warnings": list(v.warnings), "seconds": round(v.seconds, 3)}
+    except (TaskCodeError, RewardCodeError) as exc:
+        return {"ok": False, "problems": [str(exc)], "warnings": []}
+    except Exception as exc:  # the state API raised on a wrong name, or similar: the code's fault too
+        return {"ok": False, "problems": [f"{type(exc).__name__}: {exc}"], "warnings": []}
+
+
+def validate(tasks_dir: Path, call_s: float | None) -> int:
+    from rlscope.gen2sim.sim.scene import build_scene
+    from rlscope.gen2sim.tasks.task import load_task
+
+    failed = False
+    for path in sorted(tasks_dir.glob("*/task.json")):
+        tdir = path.parent
+        if (tdir / "validation.json").exists():
+            continue
+        try:
+            task = load_task(tdir)
+            scene = build_scene(task.scene, Path(task.root))
+        except Exception as exc:
+            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "subtasks": {}}
+        else:
+            subs = {sub.name: _verdict(scene, sub, call_s) for sub in task.subtasks}
+            result = {"ok": all(v["ok"] for v in subs.values()), "subtasks": subs}
+        failed |= not result["ok"]
+        _write_json(tdir / "validation.json", result)
+        log.info("validated %s: %s", tdir.name, "ok" if result["ok"] else "rejected")
     return CODE_FAILED if failed else 0
 
 
@@ -195,6 +235,8 @@ def main(argv: list[str]) -> int:
         return chain(run)
     if mode == "render":
         return render(run)
+    if mode == "validate":
+        return validate(run, float(argv[2]) or None)
     print(f"unknown mode {mode!r}", file=sys.stderr)
     return 2
 

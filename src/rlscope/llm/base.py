@@ -37,6 +37,8 @@ class SampleRequest:
 
     prompt: str
     seed: int
+    messages: tuple[tuple[str, str], ...] = ()
+    """Chat messages (role, content); when set, chat backends send these instead of ``prompt``."""
 
 
 @dataclasses.dataclass(frozen=True)

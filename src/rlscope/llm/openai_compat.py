@@ -179,7 +179,8 @@ class OpenAISampler:
             "n": n,
         }
         if self.mode == "chat":
-            body["messages"] = [{"role": "user", "content": request.prompt}]
+            turns = request.messages or (("user", request.prompt),)
+            body["messages"] = [{"role": role, "content": content} for role, content in turns]
         else:
             body["prompt"] = request.prompt
         if params.stop:

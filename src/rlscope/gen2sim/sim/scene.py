@@ -52,6 +52,9 @@ class AssetSpec:
     """Dimensions passed to the procedural generator."""
     pos: tuple[float, float, float] = (0.0, 0.25, 0.0)
     """Where the asset frame (bottom centre) stands in the world."""
+    fixed: bool | None = None
+    """Whether the asset stands fixed in place (as on a bench, so that pulling a part does not drag the whole
+    asset); None: as the asset says (``fixed_base``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -320,7 +323,7 @@ def build_scene(spec: SceneSpec, base: Path | None = None) -> Scene:
     for a in spec.assets:
         asset, adir = load_scene_asset(a, base)
         assets[a.name] = asset
-        sub = _prefixed_asset_xml(asset, a.name, adir, a.pos)
+        sub = _prefixed_asset_xml(asset, a.name, adir, a.pos, free=None if a.fixed is None else not a.fixed)
         for el in sub.find("asset") or []:
             assets_el.append(el)
         for el in sub.find("worldbody"):

@@ -70,6 +70,40 @@ def _is_state(node: ast.AST, params: set[str]) -> bool:
     return isinstance(node, ast.Name) and node.id in params
 
 
+def _listed(modules: frozenset[str]) -> str:
+    return " and ".join(sorted(modules, key=("numpy", "torch", "math").index))
+
+
+def unsafe_node(node: ast.AST, where: str, allowed_imports: frozenset[str] = ALLOWED_IMPORTS) -> str | None:
+    """Why one node of task code is off limits in either code format (imports, dunder or private attributes,
+    modules reached as attributes, builtins that reach outside); None when it is fine."""
+    line = getattr(node, "lineno", "?")
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or "."]
+        for module in modules:
+            if module.split(".")[0] not in allowed_imports:
+                return f"{where}:{line}: imports {module}; task code may use only {_listed(allowed_imports)}"
+    elif isinstance(node, ast.Attribute) and node.attr.startswith("__"):
+        return f"{where}:{line}: uses the dunder attribute {node.attr}"
+    elif isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in MODULE_ATTRIBUTES):
+        return (f"{where}:{line}: reaches {node.attr} through an attribute (private names and modules other than "
+                f"{_listed(allowed_imports)} are off limits)")
+    elif isinstance(node, ast.Name) and node.id.startswith("__"):
+        return f"{where}:{line}: uses {node.id}"
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
+        return f"{where}:{line}: calls {node.func.id}(), which reaches outside the state"
+    return None
+
+
+def unknown_name(value: str, known: frozenset[str], kind: str, call: str, where: str, line) -> str | None:
+    """The problem of a scene name the scene does not have (with close matches), or None."""
+    if value in known:
+        return None
+    close = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.5)
+    hint = f"; close: {', '.join(close)}" if close else f"; the scene has {', '.join(sorted(known)) or 'none'}"
+    return f"{where}:{line}: {call}: no such {kind}{hint}"
+
+
 def static_problems(code: str, names: SceneNames, where: str = "task code") -> list[str]:
     """Problems of ``code`` found without running it (empty: it may go on to the dynamic check)."""
     try:
@@ -89,20 +123,9 @@ def static_problems(code: str, names: SceneNames, where: str = "task code") -> l
     constants = _constants(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or "."]
-            for module in modules:
-                if module.split(".")[0] not in ALLOWED_IMPORTS:
-                    problems.append(f"{where}:{line}: imports {module}; task code may use only numpy and math")
-        elif isinstance(node, ast.Attribute) and node.attr.startswith("__"):
-            problems.append(f"{where}:{line}: uses the dunder attribute {node.attr}")
-        elif isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in MODULE_ATTRIBUTES):
-            problems.append(f"{where}:{line}: reaches {node.attr} through an attribute (private names and modules other "
-                            "than numpy and math are off limits)")
-        elif isinstance(node, ast.Name) and node.id.startswith("__"):
-            problems.append(f"{where}:{line}: uses {node.id}")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
-            problems.append(f"{where}:{line}: calls {node.func.id}(), which reaches outside the state")
+        bad = unsafe_node(node, where)
+        if bad:
+            problems.append(bad)
         elif isinstance(node, ast.Attribute) and _is_state(node.value, params):
             if node.attr not in STATE_ATTRIBUTES:
                 close = difflib.get_close_matches(node.attr, sorted(STATE_ATTRIBUTES), n=2)
@@ -114,9 +137,7 @@ def static_problems(code: str, names: SceneNames, where: str = "task code") -> l
             value = arg.value if isinstance(arg, ast.Constant) else constants.get(arg.id) if isinstance(arg, ast.Name) else None
             if isinstance(value, str):
                 kind = NAMED[node.func.attr]
-                known = getattr(names, kind)
-                if value not in known:
-                    close = difflib.get_close_matches(value, sorted(known), n=3, cutoff=0.5)
-                    hint = f"; close: {', '.join(close)}" if close else f"; the scene has {', '.join(sorted(known)) or 'none'}"
-                    problems.append(f"{where}:{line}: state.{node.func.attr}({value!r}): no such {kind[:-1]}{hint}")
+                bad = unknown_name(value, getattr(names, kind), kind[:-1], f"state.{node.func.attr}({value!r})", where, line)
+                if bad:
+                    problems.append(bad)
     return list(dict.fromkeys(problems))

@@ -89,6 +89,10 @@ class SubTask:
     each applies where the run leaves that setting at its default."""
     code_file: str = ""
     """Where the code came from (for error messages)."""
+    format: str = "state"
+    """How the code is written: ``state`` (``compute_reward(state)`` and ``is_success(state)`` over the state API)
+    or ``gen2sim`` (the Gen2Sim paper's ``compute_reward(self) -> (reward, success)`` over ``self.env``, run
+    through :mod:`rlscope.gen2sim.tasks.gen2sim_format`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,8 +202,15 @@ class CompiledCode:
         return out.copy()
 
 
+CODE_FORMATS = ("state", "gen2sim")
+
+
 def compile_code(sub: SubTask, call_s: float | None = None) -> CompiledCode:
     """Compile a sub-task's code. Call this only where untrusted code may run (a sandboxed worker)."""
+    if sub.format == "gen2sim":
+        from rlscope.gen2sim.tasks.gen2sim_format import compile_gen2sim
+
+        return compile_gen2sim(sub, call_s)
     where = sub.code_file or f"sub-task {sub.name}"
     try:
         code = compile(sub.code, where, "exec")
@@ -297,14 +308,16 @@ def load_task(task_dir: Path | str) -> Task:
         for term in observe:
             if term.split(":", 1)[0] not in OBSERVE_KINDS or ":" not in term:
                 raise DataError(f"observe term {term!r}: expected KIND:NAME with KIND one of {OBSERVE_KINDS}", where)
-        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init", "suction", "ppo"}
+        known = {"name", "description", "code", "observe", "episode_steps", "train_steps", "init", "suction", "ppo", "format"}
         if set(s) - known:
             raise DataError(f"unknown field(s) {sorted(set(s) - known)}; expected {sorted(known)}", where)
+        if s.get("format", "state") not in CODE_FORMATS:
+            raise DataError(f"format {s['format']!r}: expected one of {CODE_FORMATS}", where)
         subs.append(SubTask(name=s["name"], description=s.get("description", ""), code=code_path.read_text(encoding="utf-8"),
                             observe=observe, episode_steps=int(s.get("episode_steps", 100)),
                             train_steps=int(s.get("train_steps", 150_000)), init=_init_spec(s.get("init", {}), where),
                             suction=bool(s.get("suction", True)), ppo=_ppo_settings(s.get("ppo", {}), f"{where}.ppo"),
-                            code_file=str(code_path)))
+                            code_file=str(code_path), format=s.get("format", "state")))
     if not subs:
         raise DataError("a task needs at least one sub-task", str(path))
     return Task(task_id=str(d["task_id"]), description=str(d.get("description", "")), scene=scene, subtasks=tuple(subs),
@@ -348,6 +361,8 @@ def save_task(task: Task, out_dir: Path | str) -> Path:
                      "init": json.loads(json.dumps(dataclasses.asdict(s.init)))})
         if s.ppo:
             subs[-1]["ppo"] = dict(s.ppo)
+        if s.format != "state":
+            subs[-1]["format"] = s.format
     d = {"task_id": task.task_id, "description": task.description, "scene": json.loads(json.dumps(task.scene.to_dict())),
          "subtasks": subs}
     atomic_write_text(out / "task.json", json.dumps(d, indent=2) + "\n")
