@@ -2,17 +2,16 @@
 replays answers (tests/data/llm, see its README), through parsing, one repair round, validation in the sandbox and
 the cache."""
 
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from rlscope.llm.record import RecordedResponses, ReplayServer
 from rlscope.sandbox.probe import probe
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "llm"
@@ -29,59 +28,24 @@ def rlscope(*args, cwd, env=None, check=True, timeout=600):
     return proc
 
 
-class ReplayServer:
-    """An OpenAI-compatible chat endpoint on loopback that answers from files: the scene named in the last
-    user message picks ``<scene>.md``; a repair turn picks ``<scene>.repair.md``. ``faults`` are served first."""
+class AnswersByScene(RecordedResponses):
+    """Answers kept as files, one per scene: the scene named in the request picks ``<scene>.md``, a repair turn
+    ``<scene>.repair.md`` (the prompt changes with the code; these files need not)."""
 
-    def __init__(self, faults=()):
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        self.faults = list(faults)
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append(body)
-                    server.headers.append(dict(self.headers))
-                    fault = server.faults.pop(0) if server.faults else None
-                if fault == "500":
-                    return self._send(500, {"error": {"message": "overloaded"}})
-                text = "" if fault == "empty" else server.answer(body["messages"])
-                self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                              "finish_reason": "stop"}], "usage": {"completion_tokens": len(text.split())}})
-
-            def _send(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def answer(self, messages):
-        last = messages[-1]["content"]
-        scene = next(s for s in ("cabinet", "microwave") if f'asset_name: "{s}"' in messages[-3 if "cannot be used" in last else -1]["content"])
-        return (DATA / f"{scene}{'.repair' if 'cannot be used' in last else ''}.md").read_text()
-
-    def close(self):
-        self.httpd.shutdown()
+    def find(self, body):
+        messages = body["messages"]
+        repair = "cannot be used" in messages[-1]["content"]
+        asked = messages[-3 if repair else -1]["content"]
+        scene = next(s for s in ("cabinet", "microwave") if f'asset_name: "{s}"' in asked)
+        text = (DATA / f"{scene}{'.repair' if repair else ''}.md").read_text()
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"completion_tokens": len(text.split())}}
 
 
 @pytest.fixture
 def server():
-    s = ReplayServer()
-    yield s
-    s.close()
+    with ReplayServer(AnswersByScene(source=str(DATA))) as s:
+        yield s
 
 
 def _verdict(out: Path, task_id: str) -> dict:
@@ -165,24 +129,21 @@ def test_gen2sim_paper_format_runs_unchanged_and_its_bug_is_flagged(tmp_path, se
 
 
 def test_a_server_that_fails_or_answers_empty_is_retried(tmp_path):
-    server = ReplayServer(faults=["500", "empty"])
-    try:
-        from rlscope.gen2sim.tasks.prompt import messages
-        from rlscope.llm.base import SamplingParams
-        from rlscope.llm.chat import ChatClient, parse_llm
+    from rlscope.errors import RlscopeError
+    from rlscope.gen2sim.tasks.prompt import messages
+    from rlscope.llm.base import SamplingParams
+    from rlscope.llm.chat import ChatClient, parse_llm
 
+    with ReplayServer(AnswersByScene(source=str(DATA)), faults=["500", "empty"]) as server:
         client = ChatClient(parse_llm(f"openai:replayed@{server.url}"), tmp_path / "cache", retry_backoff_s=0.01)
-        reply = client.complete(messages('1. asset_name: "cabinet"'), SamplingParams())
+        ask = messages('1. asset_name: "cabinet"')
+        reply = client.complete(ask, SamplingParams())
         assert len(server.requests) == 3 and "Task: open_drawer" in reply.text and not reply.cached
-        assert client.complete(messages('1. asset_name: "cabinet"'), SamplingParams()).cached
-        server.faults = ["empty"] * 4
-        from rlscope.errors import RlscopeError
-
+        assert client.complete(ask, SamplingParams()).cached
+        server.faults.extend(["empty"] * 4)
         with pytest.raises(RlscopeError, match="returned empty content 4 times"):
-            client.complete(messages('1. asset_name: "cabinet"'), SamplingParams(), candidate=1)
-        assert client.complete(messages('1. asset_name: "cabinet"'), SamplingParams()).cached  # nothing lost
-    finally:
-        server.close()
+            client.complete(ask, SamplingParams(), candidate=1)
+        assert client.complete(ask, SamplingParams()).cached  # nothing lost
 
 
 def test_llm_spec_forms():

@@ -90,7 +90,7 @@ def test_task_code_runs_only_inside_the_sandbox(tmp_path):
             "def compute_reward(state):\n"
             "    if HOME:\n"
             "        raise RuntimeError('escaped: read a host file')\n"
-            "    return np.zeros(state.n), {}\n\n"
+            "    return state.joint('cabinet/drawer_0_joint').fraction, {}\n\n"
             "def is_success(state):\n    return state.joint('cabinet/drawer_0_joint').fraction >= 0.66\n")
     shutil.rmtree(tmp_path / "task")
     task = _task_with_code(tmp_path, code)
@@ -106,7 +106,7 @@ def test_reward_code_failing_during_training_is_reported_with_its_traceback(tmp_
             "def compute_reward(state):\n"
             "    CALLS[0] += 1\n"
             "    if CALLS[0] > 50:\n        raise ValueError('reward blew up at call 50')\n"
-            "    return np.zeros(state.n), {}\n\n"
+            "    return state.joint('cabinet/drawer_0_joint').fraction, {}\n\n"
             "def is_success(state):\n    return state.joint('cabinet/drawer_0_joint').fraction >= 0.66\n")
     task = _task_with_code(tmp_path, code)
     proc = rlscope("gen2sim", "train", task, "--out", tmp_path / "run", "--steps", 8192, "--no-progress", check=False)

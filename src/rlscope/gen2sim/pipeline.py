@@ -331,6 +331,7 @@ class RunConfig:
 def _build_input(spec: str, out: Path, cfg) -> Path:
     """Build (or reuse) the asset of one input; returns its directory."""
     from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
+    from rlscope.gen2sim.assets.physics import LLMOptions
     from rlscope.gen2sim.assets.validate import validate_asset
 
     p = Path(spec)
@@ -344,7 +345,9 @@ def _build_input(spec: str, out: Path, cfg) -> Path:
         if kind:
             built = build_procedural(kind, target.name, BuildOptions(seed=cfg.seed), **DEFAULT_PROCEDURAL.get(kind, {}))
         else:
-            built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed))
+            llm = LLMOptions(llm=cfg.model.llm, cache_dir=str(cfg.out / "llm_cache"), cache=cfg.model.cache,
+                             timeout_s=cfg.model.timeout_s, max_retries=cfg.model.max_retries)
+            built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed, llm=llm))
         write_asset(built, target)
         report = validate_asset(built.asset, target)
         atomic_write_text(target / "validation.json", json.dumps(report.to_dict(), indent=2) + "\n")

@@ -106,7 +106,7 @@ class ChatServer:
 
 
 def opts(url):
-    return LLMOptions(backend="openai", model="physics-model", base_url=url, timeout_s=10, max_retries=0)
+    return LLMOptions(llm=f"openai:physics-model@{url}", timeout_s=10, max_retries=0)
 
 
 def test_llm_query_over_http():
@@ -115,7 +115,10 @@ def test_llm_query_over_http():
     assert answer.source == "llm" and answer.size_cm == (20, 30) and answer.material == "glass" and not warnings
     assert answer.raw["_backend"] == "openai" and answer.raw["_model"] == "physics-model"
     req = server.requests[0]
-    assert req["path"] == "/v1/chat/completions" and req["model"] == "physics-model" and req["seed"] == 3
+    from rlscope.llm.base import sample_seed
+
+    assert req["path"] == "/v1/chat/completions" and req["model"] == "physics-model"
+    assert req["seed"] == sample_seed(0, "chat", 3)  # the asset's seed picks the draw
     prompt = req["messages"][-1]["content"]
     assert "bottle" in prompt and "size_cm" in prompt and "mass_g" in prompt
 

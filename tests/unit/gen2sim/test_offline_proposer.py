@@ -94,3 +94,30 @@ def test_put_into_drawer_success_means_the_cube_is_inside(asset_dirs, tmp_path):
     ok = compile_code(place).success(env.sim_state())
     assert ok.tolist() == [True, False]
     env.close()
+
+
+def test_description_reads_like_partnet_mobility(asset_dirs):
+    """Built from asset.json: semantics, joints with axis, limits and closed end, which part each handle moves, the
+    inside of a part that holds things, free objects with their sizes."""
+    from rlscope.gen2sim.assets.build import load_asset
+    from rlscope.gen2sim.sim.scene import AssetSpec, ObjectSpec, SceneSpec
+    from rlscope.gen2sim.tasks.describe import describe_scene, render_description
+
+    scene = SceneSpec(assets=(AssetSpec(name="box", dir=str(asset_dirs["storage_box"]), pos=(0.0, 0.25, 0.0), fixed=True),),
+                      objects=(ObjectSpec(name="cube", size=(0.05, 0.05, 0.05)),))
+    desc = describe_scene(scene)
+    (a,) = desc["assets"]
+    asset = load_asset(asset_dirs["storage_box"])
+    assert {lk["name"]: lk["semantic"] for lk in a["links"]} == {f"box/{lk.name}": lk.semantic for lk in asset.links}
+    (j,) = a["joints"]
+    assert (j["name"], j["type"], j["moves_semantic"], j["closed"]) == ("box/lid_joint", "revolute", "lid", 0.0)
+    assert j["open"] == pytest.approx(asset.joints[0].range[1], abs=1e-4)
+    assert a["handles"][0]["operates"] == "box/lid_joint"
+    body = next(lk for lk in a["links"] if lk["name"] == "box/body")
+    lo, hi = np.array(body["inside"]["low"]), np.array(body["inside"]["high"])
+    size = np.array(asset.physics.size)
+    assert (hi - lo > 0.5 * size).all() and lo[2] > 0 and hi[2] < size[2]  # within the walls, above the floor
+    text = render_description(desc)
+    for line in ('asset_name: "box"', "box/lid_joint: revolute, moves box/lid (lid)", "operates box/lid_joint",
+                 "inside (offsets from the link's position)", "cube: box of size [0.05, 0.05, 0.05] m"):
+        assert line in text, line

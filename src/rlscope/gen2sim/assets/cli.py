@@ -42,14 +42,11 @@ class AssetConfig:
     """A learned lifter tried first when method is auto (used only if its package, local weights and a GPU are there)."""
     lifter_weights: str | None = None
     """Local weights directory of the learned lifter (nothing is downloaded)."""
-    llm_backend: str | None = None
-    """Language model for the physics query: hf | openai | vllm | module:Class; None: offline tables."""
-    llm_model: str | None = None
-    """Model: a local path (hf, vllm) or the served model name (openai)."""
-    llm_base_url: str | None = None
-    """openai: server root, e.g. http://127.0.0.1:8000/v1 (chat-completions protocol)."""
+    llm: str = "offline"
+    """Language model for the physics query: offline (the documented tables), openai:MODEL@URL (key from
+    $OPENAI_API_KEY) or hf:PATH; answers are cached under OUT/llm_cache."""
     llm_timeout_s: float = 60.0
-    """openai: timeout of the query, seconds."""
+    """Timeout of the query, seconds."""
     seed: int = 0
     """Seed of the physics draws (size, mass) and of procedural generators."""
     sample_physics: bool = True
@@ -89,11 +86,12 @@ def build_options(cfg: AssetConfig):
     from rlscope.gen2sim.assets.mesh import CoacdSettings
     from rlscope.gen2sim.assets.physics import LLMOptions
 
-    if cfg.llm_backend and not cfg.llm_model:
-        raise RlscopeError("--llm-model is required with --llm-backend")
+    from rlscope.llm.chat import parse_llm
+
+    parse_llm(cfg.llm)  # one clear line for a malformed --llm, before any work
     return BuildOptions(
         category=cfg.category, method=cfg.method, seed=cfg.seed, sample_physics=cfg.sample_physics,
-        llm=LLMOptions(backend=cfg.llm_backend, model=cfg.llm_model, base_url=cfg.llm_base_url, timeout_s=cfg.llm_timeout_s),
+        llm=LLMOptions(llm=cfg.llm, cache_dir=str(cfg.out / "llm_cache"), timeout_s=cfg.llm_timeout_s),
         size_cm=cfg.size_cm, mass_g=cfg.mass_g, azimuths=cfg.azimuths, lifter=cfg.lifter,
         lifter_weights=cfg.lifter_weights, resolution=cfg.resolution, up_axis=cfg.up_axis, keep_scale=cfg.keep_scale,
         coacd=CoacdSettings(threshold=cfg.coacd_threshold, max_convex_hull=cfg.coacd_max_hulls,

@@ -244,63 +244,61 @@ def parse_physics_answer(text: str, category: str | None = None) -> tuple[Physic
 
 @dataclasses.dataclass(frozen=True)
 class LLMOptions:
-    """Which language model answers the physics query."""
+    """Which language model answers the physics query, and its cache."""
 
-    backend: str | None = None
-    """hf | openai | vllm | module:Class; None: tables only."""
-    model: str | None = None
-    base_url: str | None = None
-    """openai: server root, e.g. http://127.0.0.1:8000/v1."""
+    llm: str = "offline"
+    """``offline`` (tables only), ``openai:MODEL@URL`` or ``hf:PATH`` (see :func:`rlscope.llm.chat.parse_llm`)."""
+    cache_dir: str | None = None
+    """Where answers are cached (a rerun replays them); None: no cache."""
+    cache: bool = True
+    """Replay cached answers (False: ask again)."""
     timeout_s: float = 60.0
     max_retries: int = 1
     max_new_tokens: int = 200
-
-
-def make_sampler(opts: LLMOptions):
-    from rlscope.llm.base import get_sampler
-
-    kwargs: dict[str, Any] = {}
-    if opts.backend == "openai":
-        kwargs = {"mode": "chat", "timeout_s": opts.timeout_s, "max_retries": opts.max_retries, "concurrency": 1}
-        if opts.base_url:
-            kwargs["base_url"] = opts.base_url
-    return get_sampler(opts.backend or "", opts.model or "", **kwargs)
 
 
 def query_physics(name: str, category: str | None, llm: LLMOptions | None = None, sampler: Any = None,
                   seed: int = 0) -> tuple[PhysicsAnswer, list[str]]:
     """Ask the language model (when configured) for ranges and material; fall back to the tables.
 
-    Returns the answer and warnings (why the tables were used, which fields were filled in).
+    ``sampler`` (any :class:`~rlscope.llm.base.Sampler`) is asked directly instead, uncached. Returns the
+    answer and warnings (why the tables were used, which fields were filled in).
     """
     from rlscope.errors import RlscopeError
-
-    warnings: list[str] = []
-    if sampler is None and (llm is None or llm.backend is None):
-        return table_answer(category), warnings
     from rlscope.llm.base import SampleRequest, SamplingParams
 
-    label = llm.backend if llm and llm.backend else getattr(sampler, "name", "sampler")
+    warnings: list[str] = []
+    if sampler is None and (llm is None or llm.llm == "offline"):
+        return table_answer(category), warnings
+    params = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=llm.max_new_tokens if llm else 200)
+    prompt = physics_prompt(name, category)
+    backend, model = getattr(sampler, "name", "sampler"), None
     try:
-        if sampler is None:
-            sampler = make_sampler(llm)  # type: ignore[arg-type]
-        params = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=llm.max_new_tokens if llm else 200)
-        completion = sampler.generate([SampleRequest(physics_prompt(name, category), seed)], params)[0]
+        if sampler is not None:
+            text = sampler.generate([SampleRequest(prompt, seed)], params)[0].text
+        else:
+            from rlscope.llm.chat import ChatClient, parse_llm
+
+            spec = parse_llm(llm.llm)  # type: ignore[union-attr]
+            backend, model = spec.backend, spec.model
+            client = ChatClient(spec, llm.cache_dir, use_cache=llm.cache, timeout_s=llm.timeout_s,  # type: ignore[union-attr]
+                                max_retries=llm.max_retries)  # type: ignore[union-attr]
+            text = client.complete([("user", prompt)], params, candidate=seed).text
     except (RlscopeError, OSError, RuntimeError) as exc:
-        warnings.append(f"physics query to the {label} backend failed ({exc}); used the category table")
+        warnings.append(f"physics query to the {backend} backend failed ({exc}); used the category table")
         log.warning(warnings[-1])
         return table_answer(category), warnings
     try:
-        answer, notes = parse_physics_answer(completion.text, category)
+        answer, notes = parse_physics_answer(text, category)
     except ValueError as exc:
-        snippet = completion.text.strip().replace("\n", " ")[:120]
+        snippet = text.strip().replace("\n", " ")[:120]
         warnings.append(f"language-model physics answer unusable ({exc}; answer: {snippet!r}); used the category table")
         log.warning(warnings[-1])
         return table_answer(category), warnings
     raw = dict(answer.raw or {})
-    raw["_backend"] = label
-    if llm and llm.model:
-        raw["_model"] = llm.model
+    raw["_backend"] = backend
+    if model:
+        raw["_model"] = model
     for note in notes:
         log.warning(note)
     return dataclasses.replace(answer, raw=raw), notes

@@ -43,6 +43,16 @@ def _world_geoms(geoms: Sequence[Geom]) -> list[tuple[np.ndarray, np.ndarray, np
     return out
 
 
+def _bounds(geoms: Sequence[Geom], pose: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """World-axis box around a link's geometry (asset frame, its link at ``pose``), or None without geometry."""
+    boxes = _world_geoms(geoms)
+    if not boxes:
+        return None
+    signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+    pts = np.concatenate([c + (signs * h) @ r.T for c, r, h in boxes]) @ pose[:3, :3].T + pose[:3, 3]
+    return pts.min(0), pts.max(0)
+
+
 def _inside_any(points: np.ndarray, boxes) -> np.ndarray:
     """(P, 3) -> (P,) bool: the point lies in one of the boxes."""
     hit = np.zeros(len(points), bool)
@@ -122,6 +132,9 @@ def describe_asset(asset: Asset, inst: str, pos: Sequence[float] = (0.0, 0.0, 0.
         pose = poses[link.name]
         entry: dict[str, Any] = {"name": f"{inst}/{link.name}", "semantic": link.semantic,
                                  "pos": _r(base + pose[:3, 3])}
+        box = _bounds(link.collisions or link.visuals, pose)
+        if box is not None:
+            entry["bounds"] = {"low": _r(base + box[0]), "high": _r(base + box[1])}
         joint = by_child.get(link.name)
         if joint is not None and joint.type != "fixed":
             entry["moved_by"] = f"{inst}/{joint.name}"
@@ -134,7 +147,7 @@ def describe_asset(asset: Asset, inst: str, pos: Sequence[float] = (0.0, 0.0, 0.
     for j in asset.movable_joints():
         closed, opened = j.ends()
         axis = poses[j.child][:3, :3] @ np.asarray(j.axis, float)
-        joints.append({"name": f"{inst}/{j.name}", "type": j.type, "moves": f"{inst}/{j.child}",
+        joints.append({"name": f"{inst}/{j.name}", "type": j.type, "moves": f"{inst}/{j.child}", "parent": f"{inst}/{j.parent}",
                        "moves_semantic": asset.link(j.child).semantic, "axis": _r(axis),
                        "lower": round(min(closed, opened), 4), "upper": round(max(closed, opened), 4),
                        "closed": round(closed, 4), "open": round(opened, 4),
@@ -179,7 +192,8 @@ def render_description(desc: dict[str, Any]) -> str:
         for link in a["links"]:
             how = f", moved by joint {link['moved_by']}" if "moved_by" in link else \
                 f", attached to {link['attached_to']}" if "attached_to" in link else " (root)"
-            lines.append(f"     - {link['name']}: {link['semantic']}{how}, frame at {link['pos']}")
+            span = f", spans {link['bounds']['low']} .. {link['bounds']['high']}" if "bounds" in link else ""
+            lines.append(f"     - {link['name']}: {link['semantic']}{how}, frame at {link['pos']}{span}")
             if "inside" in link:
                 lines.append(f"       inside (offsets from the link's position): low {link['inside']['low']}, "
                              f"high {link['inside']['high']}, open at the top")

@@ -148,7 +148,7 @@ def _task_id(*words: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_")
 
 
-def _gripper_near(point, height: float) -> GripperSpec:
+def gripper_near(point, height: float) -> GripperSpec:
     """The gripper started 25 cm in front of and 10 cm above ``point``, with room above the asset."""
     p = np.asarray(point, float)
     return GripperSpec(start=(float(p[0]), float(p[1] - 0.25), float(p[2] + 0.1)), workspace_low=(-0.6, -0.7, 0.0),
@@ -158,7 +158,7 @@ def _gripper_near(point, height: float) -> GripperSpec:
 def _scene(a: Placed, objects: tuple[ObjectSpec, ...], near) -> SceneSpec:
     height = (a.desc["size"] or [0, 0, 1.0])[2]
     return SceneSpec(assets=(AssetSpec(name=a.inst, dir=a.dir, pos=tuple(a.desc["pos"]), fixed=True),), objects=objects,
-                     gripper=_gripper_near(near, height))
+                     gripper=gripper_near(near, height))
 
 
 def _joint_parts(a: Placed) -> list[tuple[dict, dict, str]]:
@@ -219,7 +219,7 @@ def articulated_tasks(a: Placed) -> list[Task]:
     return tasks
 
 
-def _containers(a: Placed) -> list[tuple[dict, dict, dict, str]]:
+def containers(a: Placed) -> list[tuple[dict, dict, dict, str]]:
     """(container link, its joint, the handle of that joint, kind) of every part that holds things and that a
     handle opens: a drawer (the container moves with its joint) or a box under a lid (the lid's joint)."""
     links = {link["name"]: link for link in a.desc["links"]}
@@ -235,19 +235,27 @@ def _containers(a: Placed) -> list[tuple[dict, dict, dict, str]]:
     return out
 
 
-def _drop_point(container: dict, j: dict, half_height: float) -> np.ndarray:
-    """Where an object's centre should go down to inside ``container`` (offset from its position): over the
-    part of a drawer that comes out when it is three quarters open, or the middle of a box."""
+def _drop_point(container: dict, j: dict, parent: dict | None, half_size: float) -> np.ndarray:
+    """Where an object's centre should go down to inside ``container`` (offset from its position): the middle
+    of the part of a drawer's inside that is out of its carcass (``parent``) when the drawer is three quarters
+    open, kept half an object clear of the carcass's edge; the middle of a box."""
     lo, hi = np.asarray(container["inside"]["low"]), np.asarray(container["inside"]["high"])
     drop = (lo + hi) / 2
-    if container.get("moved_by") == j["name"] and j["type"] == "prismatic":
+    if container.get("moved_by") == j["name"] and j["type"] == "prismatic" and parent and "bounds" in parent:
         axis = np.asarray(j["axis"])
         i = int(np.argmax(np.abs(axis)))
         s = float(np.sign(axis[i]))
-        face = hi[i] if s > 0 else lo[i]
-        exposed = min(hi[i] - lo[i], 0.75 * (j["upper"] - j["lower"]))
-        drop[i] = face - s * 0.5 * exposed
-    drop[2] = lo[2] + half_height + 0.005
+        travel = 0.75 * (j["upper"] - j["lower"])
+        # inside points (offsets along axis i) that are out of the carcass at three quarters open
+        if s < 0:
+            edge = parent["bounds"]["low"][i] - container["pos"][i] + travel
+            out_lo, out_hi = lo[i], min(hi[i], edge)
+            drop[i] = min((out_lo + out_hi) / 2, edge - half_size - 0.01)
+        else:
+            edge = parent["bounds"]["high"][i] - container["pos"][i] - travel
+            out_lo, out_hi = max(lo[i], edge), hi[i]
+            drop[i] = max((out_lo + out_hi) / 2, edge + half_size + 0.01)
+    drop[2] = lo[2] + half_size + 0.005
     return drop
 
 
@@ -255,7 +263,9 @@ def put_into_tasks(a: Placed, obj: ObjectSpec) -> list[Task]:
     """Put ``obj`` into every part of ``a`` that holds things: open it, place the object, close it."""
     tasks = []
     half = obj.half_height()
-    for container, j, h, kind in _containers(a):
+    links = {link["name"]: link for link in a.desc["links"]}
+    parent_of = {j["moves"]: j["parent"] for j in a.desc["joints"]}  # the carcass a drawer slides in
+    for container, j, h, kind in containers(a):
         lo = np.asarray(container["inside"]["low"]) + np.array([0.005, 0.005, -0.005])
         hi = np.asarray(container["inside"]["high"]) + np.array([-0.005, -0.005, 2 * half])
         inside = INSIDE_DEF.substitute(container=container["name"], object=obj.name, low=_lit(lo), high=_lit(hi))
@@ -268,7 +278,8 @@ def put_into_tasks(a: Placed, obj: ObjectSpec) -> list[Task]:
         place = SubTask(
             name="place", description=f"Pick up the {obj.name} and put it into the open {kind} "
                                       "(the suction lets go when the next sub-task takes over).",
-            code=PLACE_CODE.substitute(inside_def=inside, drop=_lit(_drop_point(container, j, half)), above=round(rim + 0.12, 4),
+            code=PLACE_CODE.substitute(inside_def=inside, drop=_lit(_drop_point(container, j, links.get(parent_of.get(container["name"], "")), half)),
+                                       above=round(rim + 0.12, 4),
                                        grip=round(half, 4)),
             observe=(f"object:{obj.name}", f"link:{container['name']}", f"joint:{j['name']}"), episode_steps=100,
             train_steps=800_000, init=InitSpec(gripper_noise=0.03, joints={j["name"]: opened}, objects=start))

@@ -31,7 +31,9 @@ import tyro
 from rlscope.config import atomic_write_text
 from rlscope.errors import RlscopeError
 from rlscope.gen2sim.sim.scene import ObjectSpec, SceneSpec
-from rlscope.gen2sim.tasks.offline import DEFAULT_OBJECT, Placed, propose_offline, split_inputs
+from rlscope.gen2sim.tasks.offline import (
+    DEFAULT_OBJECT, DEFAULT_TRAIN_STEPS, TRAIN_STEPS, Placed, propose_offline, split_inputs,
+)
 from rlscope.gen2sim.tasks.task import InitSpec, SubTask, Task
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,10 @@ class Proposal:
 
 _START = {"prismatic": (0.75, 1.0), "revolute": (0.4, 0.7)}
 """Where a part starts (fraction of travel) for a task that must find it open (a Gen2Sim-format close task)."""
+GOAL_BOX = ((-0.15, -0.25, 0.02), (0.15, -0.05, 0.2))
+"""Where a goal the code reads (``state.goal(NAME)``) is drawn, in front of the asset."""
+OBJECT_STEPS = 600_000
+"""Training budget of a sub-task that moves a free object."""
 
 
 def _names_used(code: str, known: set[str]) -> list[str]:
@@ -108,14 +114,14 @@ def _names_used(code: str, known: set[str]) -> list[str]:
 def llm_scenes(placed: list[Placed], objects: list[tuple[ObjectSpec, str]]) -> list[tuple[str, SceneSpec]]:
     """(scene name, scene) of every scene a language model is asked about."""
     from rlscope.gen2sim.sim.scene import AssetSpec, GripperSpec
-    from rlscope.gen2sim.tasks.offline import _containers, _gripper_near
+    from rlscope.gen2sim.tasks.offline import containers, gripper_near
 
     scenes = []
     for a in placed:
-        objs = tuple(o for o, _ in objects) or ((DEFAULT_OBJECT,) if _containers(a) else ())
+        objs = tuple(o for o, _ in objects) or ((DEFAULT_OBJECT,) if containers(a) else ())
         near = a.desc["handles"][0]["pos"] if a.desc["handles"] else a.desc["pos"]
         scenes.append((a.inst, SceneSpec(assets=(AssetSpec(name=a.inst, dir=a.dir, pos=tuple(a.desc["pos"]), fixed=True),),
-                                         objects=objs, gripper=_gripper_near(near, (a.desc["size"] or [0, 0, 1.0])[2]))))
+                                         objects=objs, gripper=gripper_near(near, (a.desc["size"] or [0, 0, 1.0])[2]))))
     for o, _ in objects:
         scenes.append((o.name, SceneSpec(objects=(o,), gripper=GripperSpec(start=(0.0, -0.25, 0.1)))))
     return scenes
@@ -127,31 +133,27 @@ def build_task(parsed, scene: SceneSpec, desc: dict[str, Any], task_id: str) -> 
     the parts it reads open), the defaults of the offline proposer for the rest. Raises ValueError naming
     what does not fit the scene."""
     joints = {j["name"]: j for a in desc["assets"] for j in a["joints"]}
-    handles = {h["name"] for a in desc["assets"] for h in a["handles"]}
+    operates = {h["name"]: h["operates"] for a in desc["assets"] for h in a["handles"]}
     links = {lk["name"] for a in desc["assets"] for lk in a["links"]}
     objects = {o["name"] for o in desc["objects"]}
-    known = set(joints) | handles | links | objects
     subs = []
     for ps in parsed.subtasks:
-        used = _names_used(ps.code, known)
-        observe = tuple(f"handle:{n}" if n in handles else f"joint:{n}" if n in joints else f"object:{n}" if n in objects
-                        else f"link:{n}" for n in used)
-        observe += tuple(f"joint:{h_joint}" for n in used if n in handles
-                         for h_joint in [next((h["operates"] for a in desc["assets"] for h in a["handles"] if h["name"] == n), None)]
-                         if h_joint and f"joint:{h_joint}" not in observe)
+        used = _names_used(ps.code, set(joints) | set(operates) | links | objects)
+        kinds = [("handle" if n in operates else "joint" if n in joints else "object" if n in objects else "link", n) for n in used]
+        kinds += [("joint", operates[n]) for n in used if operates.get(n)]  # a handle's part: how far it moved
+        observe = tuple(dict.fromkeys(f"{k}:{n}" for k, n in kinds))
         start = dict(ps.start)
         for name in start:
             if name not in joints:
                 raise ValueError(f"sub-task {ps.name!r}: Start names {name!r}, not a joint of the scene ({', '.join(sorted(joints))})")
         if ps.format == "gen2sim" and re.search(r"\b(close|shut|lower)", f"{parsed.name} {parsed.description} {ps.name}", re.I):
             start.update({n: _START.get(joints[n]["type"], (0.4, 0.7)) for n in used if n in joints and n not in start})
-        goals = set(re.findall(r"""state\.goal\(\s*["']([A-Za-z0-9_]+)["']""", ps.code))
-        init = InitSpec(gripper_noise=0.05, joints=start,
-                        goals={g: ((-0.15, -0.25, 0.02), (0.15, -0.05, 0.2)) for g in sorted(goals)},
+        goals = sorted(set(re.findall(r"""state\.goal\(\s*["']([A-Za-z0-9_]+)["']""", ps.code)))
+        init = InitSpec(gripper_noise=0.05, joints=start, goals={g: GOAL_BOX for g in goals},
                         objects={o.name: {"xy": [[o.pos[0] - 0.05, o.pos[1] - 0.03], [o.pos[0] + 0.05, o.pos[1] + 0.03]]}
                                  for o in scene.objects})
         moved = [joints[n]["moves_semantic"] for n in used if n in joints]
-        steps = 600_000 if any(n in objects for n in used) else 300_000 if not moved or moved[0] not in ("drawer",) else 150_000
+        steps = OBJECT_STEPS if any(n in objects for n in used) else TRAIN_STEPS.get(moved[0] if moved else "", DEFAULT_TRAIN_STEPS)
         subs.append(SubTask(name=ps.name, description=ps.description, code=ps.code, observe=observe, episode_steps=100,
                             train_steps=steps, init=init, format=ps.format))
     return Task(task_id=task_id, description=parsed.description, scene=scene, subtasks=tuple(subs))
