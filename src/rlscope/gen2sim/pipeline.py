@@ -282,10 +282,8 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
 
 DEFAULT_INPUTS = ("procedural:cabinet",)
 """What ``rlscope gen2sim run`` (and ``make demo``) uses when given no inputs."""
-DEMO_TASKS = ("open_cabinet_drawer_0", "put_cube_in_drawer")
-"""What `make demo` trains: the drawer skill the offline proposer derives from the default cabinet, and the
-standard long-horizon task (the proposer's own put-into-drawer task validates but has not yet learned its
-place sub-task: 0.00 in one run at the default budget)."""
+DEMO_TASKS = ("open_cabinet_drawer_0", "put_cube_into_cabinet_drawer_0")
+"""What `make demo` trains of the offline proposer's tasks for the default cabinet: a skill and a long-horizon task."""
 DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.2, "n_drawers": 1, "doors": "none"}}
 """Dimensions of the default procedural assets (sized for the floating gripper's workspace)."""
 

@@ -135,7 +135,7 @@ class BatchedEnv:
         self.num_envs = n = int(num_envs)
         self.max_delta = float(max_delta)
         m = scene.model
-        self.models = [copy.deepcopy(m) for _ in range(n)]
+        self.models = [m] * n  # shared until an environment's grasp anchor is first set (then it gets its own copy)
         self._datas = [mujoco.MjData(m) for _ in range(max(1, nthread))]
         self._rollout = rollout.Rollout(nthread=max(1, nthread)) if nthread > 1 else None
         self._spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
@@ -278,6 +278,8 @@ class BatchedEnv:
             row = self.sens[i]
             pos, quat = row[lay[f"pos:{body}"]], row[lay[f"quat:{body}"]]
             local = _quat_rotate(_quat_conj(quat), row[lay["tip"]] - pos)
+            if self.models[i] is self.scene.model:
+                self.models[i] = copy.deepcopy(self.scene.model)
             self.models[i].eq_data[1 + gi, 3:6] = local  # body2 anchor: where the tip touches it now
             self.attached[i] = gi
 

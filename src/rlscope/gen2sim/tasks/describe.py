@@ -14,6 +14,7 @@ imports, never from a hand-written list.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +64,17 @@ def _inside_any(points: np.ndarray, boxes) -> np.ndarray:
 
 
 def cavity(geoms: Sequence[Geom], grid: int = 14) -> tuple[list[float], list[float]] | None:
+    """The inside of a part that can hold things (see :func:`_cavity`; computed once per geometry)."""
+    key = tuple((g.type, tuple(g.size), tuple(g.pos), tuple(g.quat)) for g in geoms)
+    return _cavity_of(key, grid)
+
+
+@functools.lru_cache(maxsize=256)
+def _cavity_of(key: tuple, grid: int) -> tuple[list[float], list[float]] | None:
+    return _cavity([Geom(type=t, size=list(size), pos=list(pos), quat=list(quat)) for t, size, pos, quat in key], grid)
+
+
+def _cavity(geoms: Sequence[Geom], grid: int = 14) -> tuple[list[float], list[float]] | None:
     """The inside of a part that can hold things, as (low corner, high corner) in its link frame.
 
     A point belongs to the inside when it is free and the part's own geometry lies beside it in

@@ -11,6 +11,10 @@
   have;
 - it names a link, joint, handle, object or goal that the scene does not have (names written as string
   literals, directly or through a module-level constant), with the closest existing names suggested.
+
+The first two kinds hold for every code format: :func:`screen` checks them, here and for the Gen2Sim
+paper's format (:func:`rlscope.gen2sim.tasks.gen2sim_format.static_problems_gen2sim`), which adds its own
+API and names to them as :func:`static_problems` adds the state API's.
 """
 
 from __future__ import annotations
@@ -55,23 +59,14 @@ class SceneNames:
                    graspables=frozenset(g.name for g in scene.graspables))
 
 
-def _constants(tree: ast.Module) -> dict[str, str]:
-    """Module-level ``NAME = "text"`` assignments."""
-    out = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    out[target.id] = node.value.value
-    return out
-
-
 def _is_state(node: ast.AST, params: set[str]) -> bool:
     return isinstance(node, ast.Name) and node.id in params
 
 
 def _listed(modules: frozenset[str]) -> str:
-    return " and ".join(sorted(modules, key=("numpy", "torch", "math").index))
+    """``numpy and math``, ``numpy, torch and math``."""
+    names = sorted(modules, key=("numpy", "torch", "math").index)
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def unsafe_node(node: ast.AST, where: str, allowed_imports: frozenset[str] = ALLOWED_IMPORTS) -> str | None:
@@ -104,33 +99,55 @@ def unknown_name(value: str, known: frozenset[str], kind: str, call: str, where:
     return f"{where}:{line}: {call}: no such {kind}{hint}"
 
 
-def static_problems(code: str, names: SceneNames, where: str = "task code") -> list[str]:
-    """Problems of ``code`` found without running it (empty: it may go on to the dynamic check)."""
+def screen(code: str, where: str, required: tuple[str, ...], argument: str,
+           allowed_imports: frozenset[str] = ALLOWED_IMPORTS) -> tuple[ast.Module | None, list[str]]:
+    """The checks every code format shares: ``code`` parses, defines each function of ``required`` at its top
+    level taking one argument (``argument``, as messages name it), and has no node :func:`unsafe_node` refuses.
+
+    Returns the syntax tree (None when the code does not parse) and the problems found, in source order.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError as exc:
-        return [f"{where}:{exc.lineno}: syntax error: {exc.msg}"]
+        return None, [f"{where}:{exc.lineno}: syntax error: {exc.msg}"]
     problems: list[str] = []
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    for name in REQUIRED:
+    for name in required:
         fn = functions.get(name)
         if fn is None:
-            problems.append(f"{where}: defines no function {name}(state)")
-        elif len(fn.args.args) != 1 or fn.args.vararg or fn.args.kwonlyargs:
-            problems.append(f"{where}:{fn.lineno}: {name} must take one argument, the state")
+            problems.append(f"{where}: defines no function {name}({argument})")
+        elif len(fn.args.posonlyargs) + len(fn.args.args) != 1 or fn.args.vararg or fn.args.kwonlyargs:
+            problems.append(f"{where}:{fn.lineno}: {name} must take one argument, {argument}")
+    problems += [bad for node in ast.walk(tree) if (bad := unsafe_node(node, where, allowed_imports))]
+    return tree, problems
+
+
+def string_constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` assignments (names written once and used in calls)."""
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out[target.id] = node.value.value
+    return out
+
+
+def static_problems(code: str, names: SceneNames, where: str = "task code") -> list[str]:
+    """Problems of ``code`` found without running it (empty: it may go on to the dynamic check)."""
+    tree, problems = screen(code, where, REQUIRED, "state")
+    if tree is None:
+        return problems
     # every parameter of every function may be a state (helpers receive it too)
     params = {a.arg for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda)) for a in n.args.args}
-    constants = _constants(tree)
+    constants = string_constants(tree)
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
-        bad = unsafe_node(node, where)
-        if bad:
-            problems.append(bad)
-        elif isinstance(node, ast.Attribute) and _is_state(node.value, params):
-            if node.attr not in STATE_ATTRIBUTES:
-                close = difflib.get_close_matches(node.attr, sorted(STATE_ATTRIBUTES), n=2)
-                hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-                problems.append(f"{where}:{line}: state.{node.attr} is not in the state API{hint}")
+        if isinstance(node, ast.Attribute) and _is_state(node.value, params) and not node.attr.startswith("_") \
+                and node.attr not in STATE_ATTRIBUTES:
+            close = difflib.get_close_matches(node.attr, sorted(STATE_ATTRIBUTES), n=2)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            problems.append(f"{where}:{line}: state.{node.attr} is not in the state API{hint}")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _is_state(node.func.value, params) \
                 and node.func.attr in NAMED and node.args:
             arg = node.args[0]
