@@ -27,7 +27,7 @@ import tyro
 
 from rlscope.config import atomic_write_text, write_manifest
 from rlscope.errors import RlscopeError
-from rlscope.gen2sim.rl.ppo import PPOConfig
+from rlscope.gen2sim.rl.ppo_config import PPOConfig
 from rlscope.gen2sim.tasks.propose import LLMConfig
 
 log = logging.getLogger(__name__)

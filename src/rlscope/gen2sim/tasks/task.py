@@ -330,7 +330,7 @@ def _ppo_settings(d: Any, where: str) -> dict[str, Any]:
         raise DataError(f"expected an object of PPO settings, got {type(d).__name__}", where)
     if not d:
         return {}
-    from rlscope.gen2sim.rl.ppo import PPOConfig  # imports torch: only for tasks that set PPO options
+    from rlscope.gen2sim.rl.ppo_config import PPOConfig
 
     defaults = PPOConfig()
     out = {}
