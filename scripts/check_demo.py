@@ -29,8 +29,9 @@ def expect(ok: bool, what: str) -> None:
 
 def loads_with_images(page: Path, at_least: int) -> None:
     got = check_page(page)
-    expect(got["images_broken"] == 0 and got["images_loaded"] == got["images_total"] >= at_least,
-           f"{page} loads in Chromium with all its images ({got['images_loaded']}/{got['images_total']}, at least {at_least})")
+    expect(got["images_broken"] == 0 and got["images_loaded"] == got["images_total"] >= at_least and not got["script_errors"],
+           f"{page} loads in Chromium with all its images ({got['images_loaded']}/{got['images_total']}, at least {at_least}) "
+           f"and no script error ({got['script_errors']})")
 
 
 def check_study(study: Path) -> None:

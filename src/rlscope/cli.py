@@ -100,6 +100,23 @@ def boundary_passk(cfg) -> int:
     return 0
 
 
+def boundary_compare(cfg) -> int:
+    from rlscope.boundary.compare import compare_runs, summary_rows
+
+    res = compare_runs(cfg)
+    if cfg.json:
+        print(json.dumps({k: v for k, v in res.items() if k != "comparisons"} | {"comparisons": [
+            {k: v for k, v in c.items() if k != "coverage"} for c in res["comparisons"]]}, indent=2))
+        return 0
+    k_top = 256 if 256 in res["ks"] else res["ks"][-1]
+    _table(f"compared with {res['reference']} on {res['problems']} shared problems",
+           ["run", "pass@1 (ref / run)", f"pass@{k_top} (ref / run)", f"ref - run at k = {k_top}", "crossover k [95% CI]",
+            f"ΔSE (ref pass@{k_top} - run pass@1)", "solved: both / ref only / run only / neither"], summary_rows(res))
+    print(f"wrote {cfg.out / 'compare.json'}, {cfg.out / 'passk.csv'} and {cfg.out / 'coverage.csv'}"
+          + (f"; report: {res['report']}" if res.get("report") else ""))
+    return 0
+
+
 def boundary_export(cfg) -> int:
     from rlscope.boundary.results import export_samples
 
@@ -305,6 +322,7 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "import": (boundary("ImportConfig"), boundary_import),
             "verify": (boundary("VerifyConfig"), boundary_verify),
             "passk": (boundary("PassKConfig"), boundary_passk),
+            "compare": (lazy("rlscope.boundary.compare", "CompareConfig"), boundary_compare),
             "export": (boundary("ExportConfig"), boundary_export),
             "benchmarks": (boundary("BenchmarksConfig"), boundary_benchmarks),
             "answers": (boundary("AnswersConfig"), boundary_answers),

@@ -29,3 +29,20 @@ def test_compare_reports_the_boundary_phenomenon():
     assert cmp.delta_se_k == 256
     assert cmp.delta_se == pytest.approx(1.0 - 0.8 * 250 / 256)
     assert cmp.summary()["coverage_counts"] == {"both": 8, "base_only": 2, "rl_only": 0, "neither": 0}
+
+
+def test_paired_difference_and_crossover_interval():
+    from rlscope.boundary.analysis.boundary import crossover_interval, paired_difference, per_problem_curves
+
+    same = paired_difference(np.array([1.0, 0.0, 1.0, 0.0]), np.array([1.0, 0.0, 1.0, 0.0]), n_boot=200)
+    assert same["difference"] == 0 and same["p_value"] == 1.0
+    better = paired_difference(np.ones(40), np.zeros(40), n_boot=200)
+    assert better["difference"] == 1 and better["low"] == 1 and better["p_value"] == 0.0
+    # the reference solves every problem rarely, the other run half the problems always: the reference
+    # catches up at some k in every resample
+    ks = [1, 2, 4, 8]
+    ref = per_problem_curves(np.full(20, 8), np.full(20, 2), ks)
+    other = per_problem_curves(np.full(20, 8), np.array([8, 0] * 10), ks)
+    ci = crossover_interval(ks, ref, other, n_boot=100)
+    assert ci["share"] > 0.9 and 1 < ci["low"] <= ci["high"] < 8
+    assert crossover_interval(ks, other, other, n_boot=20)["share"] == 0.0

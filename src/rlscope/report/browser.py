@@ -23,6 +23,8 @@ BROWSER_PACKAGE = "chromium"
 """Debian package of the browser (``scripts/install-system-deps.sh`` installs it)."""
 
 READY_SCRIPT = """<script>
+window.rlscopeErrors = 0;
+window.addEventListener("error", function (e) { if (!e.target || e.target === window) { window.rlscopeErrors++; } });
 window.addEventListener("load", function () {
   var ok = 0, bad = 0;
   for (var i = 0; i < document.images.length; i++) {
@@ -31,9 +33,11 @@ window.addEventListener("load", function () {
   }
   document.body.dataset.ready = String(ok);
   document.body.dataset.broken = String(bad);
+  document.body.dataset.errors = String(window.rlscopeErrors);
 });
 </script>"""
-"""Inline script for a report page: the ``load`` event fires once every image has loaded or failed."""
+"""Inline script for a report page: the ``load`` event fires once every image has loaded or failed; script
+errors until then are counted in ``data-errors``."""
 
 
 def find_browser() -> str | None:
@@ -58,15 +62,7 @@ def check_page(html_path: str | Path, timeout_s: float = 60.0) -> dict[str, int 
         the page never recorded its images (it lacks the script, or did not finish loading).
     """
     page = Path(html_path).resolve()
-    if not page.is_file():
-        raise RlscopeError(f"{page}: no such page")
-    browser = find_browser()
-    if browser is None:
-        raise RlscopeError(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); on Debian: apt-get install {BROWSER_PACKAGE}")
-    with tempfile.TemporaryDirectory(prefix="rlscope-browser-") as profile:
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-               f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
-        dom = _run(cmd, timeout_s)
+    dom = dump_dom(page, timeout_s=timeout_s)
     parsed = _PageParser()
     parsed.feed(dom)
     if "data-ready" not in parsed.body_attrs:
@@ -77,7 +73,24 @@ def check_page(html_path: str | Path, timeout_s: float = 60.0) -> dict[str, int 
         broken = int(parsed.body_attrs.get("data-broken") or "")
     except ValueError:
         raise RlscopeError(f"{page}: malformed data-ready/data-broken on <body>: {parsed.body_attrs}") from None
-    return {"images_loaded": loaded, "images_broken": broken, "images_total": parsed.images, "title": parsed.title.strip()}
+    errors = int(parsed.body_attrs.get("data-errors") or 0)
+    return {"images_loaded": loaded, "images_broken": broken, "images_total": parsed.images, "title": parsed.title.strip(),
+            "script_errors": errors}
+
+
+def dump_dom(html_path: str | Path, fragment: str = "", timeout_s: float = 60.0) -> str:
+    """The DOM of a page after headless Chromium loaded it (and ran its scripts), opened at ``#fragment``."""
+    page = Path(html_path).resolve()
+    if not page.is_file():
+        raise RlscopeError(f"{page}: no such page")
+    browser = find_browser()
+    if browser is None:
+        raise RlscopeError(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); on Debian: apt-get install {BROWSER_PACKAGE}")
+    with tempfile.TemporaryDirectory(prefix="rlscope-browser-") as profile:
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+               f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+               page.as_uri() + (f"#{fragment}" if fragment else "")]
+        return _run(cmd, timeout_s)
 
 
 def _run(cmd: list[str], timeout_s: float) -> str:

@@ -176,7 +176,7 @@ def test_browser_loads_every_image(report):
     n_img = report.read_text().count("<img ")
     assert n_img == 5  # two learning plots, two reward plots, one video
     assert result == {"images_loaded": n_img, "images_broken": 0, "images_total": n_img,
-                      "title": "Gen2Sim run: drawer_and_cube"}
+                      "title": "Gen2Sim run: drawer_and_cube", "script_errors": 0}
 
 
 @needs_browser

@@ -109,3 +109,37 @@ def compare(name: str, base: dict[str, tuple[int, int]], other: dict[str, tuple[
         base_hist=accuracy_histogram(nb, cb),
         other_hist=accuracy_histogram(no, co),
     )
+
+
+def per_problem_curves(n: np.ndarray, c: np.ndarray, ks: list[int]) -> np.ndarray:
+    """Unbiased pass@k of every problem at every k: (P,), (P,) -> (K, P)."""
+    return np.stack([np.asarray(pass_at_k(n, c, k), dtype=float) for k in ks])
+
+
+def paired_difference(ref: np.ndarray, other: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                      alpha: float = 0.05) -> dict[str, float]:
+    """Mean of ``ref - other`` over problems with a paired bootstrap over problems (the same resampled problems
+    for both runs): (P,), (P,) -> {"difference", "low", "high", "p_value"} (two-sided, for a zero difference)."""
+    d = np.asarray(ref, float) - np.asarray(other, float)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(len(d), size=(n_boot, len(d)))].mean(axis=1)
+    p = 2 * min(float((means <= 0).mean()), float((means >= 0).mean()))
+    return {"difference": float(d.mean()), "low": float(np.quantile(means, alpha / 2)),
+            "high": float(np.quantile(means, 1 - alpha / 2)), "p_value": min(1.0, p)}
+
+
+def crossover_interval(ks: list[int], ref: np.ndarray, other: np.ndarray, n_boot: int = 1000, seed: int = 0,
+                       alpha: float = 0.05) -> dict[str, float | None]:
+    """Bootstrap over problems of :func:`crossover_k` (the reference catching up with the other run):
+    (K, P), (K, P) -> {"low", "high"} over the replicates that cross, and "share", the fraction that do."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for _ in range(n_boot):
+        idx = rng.integers(ref.shape[1], size=ref.shape[1])
+        k = crossover_k(ks, ref[:, idx].mean(axis=1).tolist(), other[:, idx].mean(axis=1).tolist())
+        if k is not None:
+            found.append(k)
+    if not found:
+        return {"low": None, "high": None, "share": 0.0}
+    return {"low": float(np.quantile(found, alpha / 2)), "high": float(np.quantile(found, 1 - alpha / 2)),
+            "share": len(found) / n_boot}

@@ -1,6 +1,6 @@
 """Task code checked before any training (it runs only inside the sandboxed worker).
 
-:func:`check_subtask` runs a sub-task's ``compute_reward`` and ``is_success`` three ways and lists
+:func:`validate_subtask` runs a sub-task's ``compute_reward`` and ``is_success`` four ways and lists
 what is wrong, each problem naming the function or reward term at fault:
 
 0. **Static checks** of the source (:mod:`rlscope.gen2sim.tasks.static`): imports, dunder access, calls that
@@ -16,6 +16,13 @@ what is wrong, each problem naming the function or reward term at fault:
    success test that gives the same answer in all of them can never tell success from failure.
 3. **Fresh start states** drawn from the sub-task's ``init``: a sub-task whose success already holds
    in most of them has nothing left to learn (a joint whose closed end was taken for open, say).
+4. **Scripted states** (:func:`_scripted_env`): parts closed, half and fully open with each handle held;
+   objects at their start, at each goal and inside each part that holds things. The reward must rise from
+   the start states to the scripted states in which success holds; a reward term that keeps one value in
+   every state seen (a distance from a point to itself) is a warning, a constant reward a problem.
+
+:func:`validate_subtask` returns a :class:`Verdict` (problems, warnings, time); :func:`check_subtask` its
+problems alone.
 """
 
 from __future__ import annotations

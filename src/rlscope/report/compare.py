@@ -1,0 +1,156 @@
+"""The report of `rlscope boundary compare`: findings in sentences from the numbers (each with its interval or
+test), the pass@k curves and accuracy histograms, the tables, a searchable per-problem drill-down and each
+run's manifest, on one self-contained page (:mod:`rlscope.report.page`)."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from rlscope.report.page import Page, Raw, png
+
+
+def _k_top(result: dict[str, Any]) -> int:
+    return 256 if 256 in result["ks"] else result["ks"][-1]
+
+
+def findings(result: dict[str, Any]) -> list[str]:
+    """Sentences, one per measured fact, each carrying its interval or test where there is one."""
+    ref, k_top = result["reference"], _k_top(result)
+    out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems; pass@k up to "
+           f"k = {result['ks'][-1]} (the smallest number of samples per problem among the runs)."]
+    for c in result["comparisons"]:
+        run = c["run"]
+        out.append(f"{run}: pass@1 {c['pass1'][run]:.3f} against {ref}'s {c['pass1'][ref]:.3f} ({c['pass1_gain']:+.3f}).")
+        lk = c["large_k"]
+        if "p_value" in lk:
+            verdict = "significant" if lk["p_value"] < 0.05 else "not significant"
+            out.append(f"At k = {lk['k']}, {ref} minus {run} is {lk['difference']:+.3f} (95% CI [{lk['low']:+.3f}, "
+                       f"{lk['high']:+.3f}], paired bootstrap over problems, p = {lk['p_value']:.3f}: {verdict}).")
+        if c["crossover_k"] is None:
+            lead = "never leads" if c["pass1_gain"] <= 0 else "keeps its lead"
+            out.append(f"No crossover up to k = {result['ks'][-1]}: {run} {lead} over {ref}.")
+        else:
+            ci = c.get("crossover_interval") or {}
+            extra = (f" (95% CI [{ci['low']:.1f}, {ci['high']:.1f}]; {ci['share']:.0%} of bootstrap resamples cross)"
+                     if ci.get("low") is not None else "")
+            out.append(f"{ref} catches up with {run} at k ≈ {c['crossover_k']:.1f}{extra}.")
+        out.append(f"ΔSE = {ref} pass@{k_top} − {run} pass@1 = {c['delta_se']:.3f}.")
+        cov = c["coverage"]
+        subset = ("every problem it solves is one the reference solves too" if c["run_solves_subset_of_reference"]
+                  else f"it solves {len(cov['run_only'])} problem(s) the reference never does")
+        out.append(f"Coverage over all samples: {run} solves {len(cov['both']) + len(cov['run_only'])} problems, {ref} "
+                   f"{len(cov['both']) + len(cov['reference_only'])}; {ref} alone solves {len(cov['reference_only'])}, "
+                   f"and {subset}.")
+        sv = result["solved"]
+        out.append(f"Problems no sample solves / every sample solves: {ref} {sv[ref]['never']} / {sv[ref]['always']}, "
+                   f"{run} {sv[run]['never']} / {sv[run]['always']}.")
+    return out
+
+
+def _curves_figure(result: dict[str, Any]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ks = result["ks"]
+    for name, rows in result["curves"].items():
+        style = "k-o" if name == result["reference"] else "-o"
+        line = ax.plot(ks, [r["pass_at_k"] for r in rows], style, ms=3, label=name)[0]
+        if all("ci_low" in r for r in rows):
+            ax.fill_between(ks, [r["ci_low"] for r in rows], [r["ci_high"] for r in rows], color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k")
+    ax.set_title("pass@k (95% bootstrap bands over problems)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return png(fig)
+
+
+def _histogram_figure(result: dict[str, Any]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hists = {result["reference"]: result["comparisons"][0]["histogram"][result["reference"]]}
+    hists.update({c["run"]: c["histogram"][c["run"]] for c in result["comparisons"]})
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    bins = len(next(iter(hists.values())))
+    width = 0.8 / (bins * len(hists))
+    for j, (name, h) in enumerate(hists.items()):
+        ax.bar([i / bins + j * width for i in range(bins)], h, width=width, align="edge", label=name,
+               color="k" if name == result["reference"] else None)
+    ax.set_xlabel("per-problem accuracy")
+    ax.set_ylabel("problems")
+    ax.set_title("accuracy histogram")
+    ax.legend(fontsize=8)
+    return png(fig)
+
+
+def _clusters(clusters: list[dict[str, Any]], top: int = 3) -> str:
+    parts = []
+    for a in clusters[:top]:
+        mark = "✓" if a["correct"] else "✗"
+        parts.append(f"{html.escape(str(a['answer']) if a['answer'] is not None else '(none)')} ×{a['count']} {mark}")
+    more = f" … +{len(clusters) - top}" if len(clusters) > top else ""
+    return "<br>".join(parts) + more
+
+
+def _examples(name: str, d: dict[str, Any]) -> str:
+    ex = d["examples"]
+    body = "".join(f"<b>{kind}</b><pre>{html.escape(text)}</pre>" for kind, text in (("correct", ex["correct"]), ("wrong", ex["wrong"]))
+                   if text)
+    return f"<details><summary>{html.escape(name)} samples</summary>{body}</details>" if body else ""
+
+
+def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]], out: Path) -> dict[str, str]:
+    """``out/report.html`` and ``out/report.md`` of a comparison (``drill``: run -> problem -> drill-down)."""
+    from rlscope.boundary.compare import summary_rows
+
+    ref, k_top = result["reference"], _k_top(result)
+    page = Page(f"Reasoning boundary: {', '.join(c['run'] for c in result['comparisons'])} against {ref}")
+    page.heading("Findings")
+    page.findings(findings(result))
+    page.heading("pass@k and accuracy")
+    page.figure(_curves_figure(result), "passk.png", "pass@k curves of every run")
+    page.figure(_histogram_figure(result), "accuracy_hist.png", "per-problem accuracy histograms")
+    page.table(["run", "pass@1 (ref / run)", f"pass@{k_top} (ref / run)", f"ref − run at k = {k_top}", "crossover k [95% CI]",
+                "ΔSE", "solved: both / ref only / run only / neither"], summary_rows(result))
+    page.table(["k", *result["curves"]], [[k, *(rows[i]["pass_at_k"] for rows in result["curves"].values())]
+                                          for i, k in enumerate(result["ks"])])
+    page.heading("Coverage")
+    for c in result["comparisons"]:
+        cov = c["coverage"]
+        page.details(f"{c['run']}: problems solved only by {ref} ({len(cov['reference_only'])}), only by {c['run']} "
+                     f"({len(cov['run_only'])}), by neither ({len(cov['neither'])})",
+                     f"only {ref}: {', '.join(cov['reference_only']) or '-'}\nonly {c['run']}: {', '.join(cov['run_only']) or '-'}\n"
+                     f"neither: {', '.join(cov['neither']) or '-'}")
+    page.heading("Per problem")
+    page.paragraph("Search by id, question, gold or answer; click a heading to sort. Accuracy is correct / samples; "
+                   "answers are the most frequent distinct extracted answers with their counts (✓ judged correct).", note=True)
+    names = list(result["curves"])
+    rows = []
+    for pid in sorted(next(iter(drill.values())), key=str):
+        first = drill[names[0]][pid]
+        row: list[Any] = [pid, first["question"][:300], first["gold"]]
+        for name in names:
+            d = drill[name].get(pid)
+            if d is None:
+                row += ["—", "—"]
+                continue
+            n = sum(a["count"] for a in d["clusters"])
+            c = sum(a["correct"] for a in d["clusters"])
+            row += [Raw(f"<span data-v='{c / max(n, 1):.4f}'>{c}/{n}</span>"), Raw(_clusters(d["clusters"]) + _examples(name, d))]
+        rows.append(row)
+    page.table(["problem", "question", "gold", *(h for name in names for h in (f"{name} accuracy", f"{name} answers"))], rows,
+               searchable=True)
+    page.heading("Runs")
+    for name, manifest in result["manifests"].items():
+        page.details(f"{name}: {result['runs'][name]}", json.dumps(manifest, indent=2) if manifest else "(no manifest)")
+    return page.write(out)

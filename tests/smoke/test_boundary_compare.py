@@ -1,0 +1,123 @@
+"""`rlscope boundary compare` on two imported, verified runs with different samples per problem, checked against
+values computed by hand."""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import re
+
+import pytest
+
+from rlscope.report.browser import check_page, dump_dom, find_browser
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ENV.pop("RLSCOPE_LOG", None)
+BASE = {"q0": (8, 2), "q1": (8, 1), "q2": (8, 8), "q3": (8, 0), "q4": (8, 4), "q5": (8, 1)}
+RL = {"q0": (4, 4), "q1": (4, 0), "q2": (4, 4), "q3": (4, 0), "q4": (4, 4), "q5": (4, 0)}  # sharper, narrower
+
+
+def rlscope(*args, check=True, cwd=None):
+    proc = subprocess.run([sys.executable, "-m", "rlscope", *map(str, args)], capture_output=True, text=True, env=ENV,
+                          cwd=cwd, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"rlscope {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def make_run(tmp: Path, name: str, counts: dict, bench: Path) -> Path:
+    lines = []
+    for pid, (n, c) in counts.items():
+        gold = 2 * int(pid[1:])
+        lines += [{"problem_id": pid, "completion": f"so \\boxed{{{gold if i < c else gold + 1}}}"} for i in range(n)]
+    comp = tmp / f"{name}.jsonl"
+    comp.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    run = tmp / name
+    rlscope("boundary", "import", "--benchmark", f"jsonl:{bench}", "--completions", comp, "--run", run)
+    rlscope("boundary", "verify", "--run", run, "--no-progress")
+    return run
+
+
+def pass_k(n, c, k):
+    return 1 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def mean_pass(counts, k):
+    return sum(pass_k(n, c, k) for n, c in counts.values()) / len(counts)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cmp")
+    bench = tmp / "arith.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n"
+                             for i in range(6)))
+    return tmp, make_run(tmp, "base", BASE, bench), make_run(tmp, "rl", RL, bench)
+
+
+def test_compare_matches_hand_computed_values(runs):
+    tmp, base, rl = runs
+    proc = rlscope("boundary", "compare", "base", "rl", "--out", "cmp", cwd=tmp)
+    res = json.loads((tmp / "cmp" / "compare.json").read_text())
+    assert res["reference"] == "base" and res["problems"] == 6 and res["ks"] == [1, 2, 4]  # up to the smaller n
+    (c,) = res["comparisons"]
+    assert c["pass1"]["base"] == pytest.approx(mean_pass(BASE, 1)) and c["pass1"]["rl"] == pytest.approx(0.5)
+    for i, k in enumerate(res["ks"]):
+        assert res["curves"]["base"][i]["pass_at_k"] == pytest.approx(mean_pass(BASE, k))
+        assert res["curves"]["rl"][i]["pass_at_k"] == pytest.approx(mean_pass(RL, k))
+    d2, d4 = mean_pass(BASE, 2) - 0.5, mean_pass(BASE, 4) - 0.5  # RL leads at k = 2, the base at k = 4
+    assert d2 < 0 < d4
+    assert c["crossover_k"] == pytest.approx(2 ** (1 + (-d2) / (d4 - d2)))
+    assert c["delta_se"] == pytest.approx(mean_pass(BASE, 4) - 0.5) and c["delta_se_k"] == 4
+    assert c["large_k"]["difference"] == pytest.approx(d4) and 0 <= c["large_k"]["p_value"] <= 1
+    assert c["large_k"]["low"] <= d4 <= c["large_k"]["high"]
+    cov = c["coverage"]
+    assert (sorted(cov["both"]), sorted(cov["reference_only"]), cov["run_only"], cov["neither"]) == \
+        (["q0", "q2", "q4"], ["q1", "q5"], [], ["q3"])
+    assert c["run_solves_subset_of_reference"]
+    assert c["histogram"]["rl"][-1] == 3 and c["histogram"]["rl"][0] == 3  # RL moves mass to 1 and to 0
+    with open(tmp / "cmp" / "passk.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["k"] for r in rows] == ["1", "2", "4"] and float(rows[2]["base"]) == pytest.approx(mean_pass(BASE, 4), abs=1e-6)
+    with open(tmp / "cmp" / "coverage.csv") as fh:
+        cov_rows = {r["problem_id"]: (r["base"], r["rl"]) for r in csv.DictReader(fh)}
+    assert cov_rows["q1"] == ("1", "0") and cov_rows["q3"] == ("0", "0")
+    assert "3 / 2 / 0 / 1" in proc.stdout and "rl" in proc.stdout
+
+
+@pytest.mark.skipif(find_browser() is None and os.environ.get("CI") != "true", reason="no Chromium on PATH")
+def test_report_reads_and_works_in_a_browser(runs):
+    tmp, base, rl = runs
+    rlscope("boundary", "compare", "base", "rl", "--out", "rep", cwd=tmp)
+    page = tmp / "rep" / "report.html"
+    got = check_page(page)
+    assert (got["images_loaded"], got["images_broken"], got["images_total"], got["script_errors"]) == (2, 0, 2, 0)
+    text = page.read_text()
+    assert "base catches up with rl at k ≈" in text and "ΔSE = base pass@4 − rl pass@1" in text
+    assert "base alone solves 2" in text and "every problem it solves is one the reference solves too" in text
+    assert "What is 3 + 3?" in text and "no sample solves / every sample solves: base 1 / 1, rl 3 / 3" in text
+    assert "&quot;import&quot;" in text.split("<h2>Runs</h2>")[1]  # each run's manifest: how it was made
+    # the drill-down's search box filters rows in the browser, opened at #search=...
+    dom = dump_dom(page, "search=What%20is%203")
+    searched = re.search(r'class="search"[^>]*data-table="(table\d+)"', dom)[1]
+    assert re.search(rf'<table id="{searched}" data-shown="(\d+)"', dom)[1] == "1"  # one row of six shown
+    assert dom.count('style="display: none;"') == 5
+    md = (tmp / "rep" / "report.md").read_text()
+    assert "![pass@k curves of every run](passk.png)" in md and (tmp / "rep" / "passk.png").exists()
+
+
+def test_base_option_and_errors(runs, tmp_path):
+    tmp, base, rl = runs
+    res = json.loads(rlscope("boundary", "compare", rl, "--base", base, "--out", tmp_path / "o", "--json").stdout)
+    assert res["reference"] == "base" and [c["run"] for c in res["comparisons"]] == ["rl"]
+    one = rlscope("boundary", "compare", base, "--out", tmp_path / "o", check=False)
+    assert one.returncode == 2 and "at least two runs" in one.stderr
+    other_bench = tmp_path / "other.jsonl"
+    other_bench.write_text(json.dumps({"id": "z1", "question": "What is 1 + 1?", "answer": "2"}) + "\n")
+    stranger = make_run(tmp_path, "stranger", {"z1": (2, 1)}, other_bench)
+    err = rlscope("boundary", "compare", base, stranger, "--out", tmp_path / "o", check=False)
+    assert err.returncode == 2 and "share no problem ids" in err.stderr and "Traceback" not in err.stderr
