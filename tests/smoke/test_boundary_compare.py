@@ -75,6 +75,9 @@ def test_compare_matches_hand_computed_values(runs):
     assert c["delta_se"] == pytest.approx(mean_pass(BASE, 4) - 0.5) and c["delta_se_k"] == 4
     assert c["large_k"]["difference"] == pytest.approx(d4) and 0 <= c["large_k"]["p_value"] <= 1
     assert c["large_k"]["low"] <= d4 <= c["large_k"]["high"]
+    assert res["taus"] == [0.125, 0.25, 0.5, 0.75, 1.0]
+    assert res["cover"]["base"] == pytest.approx([5 / 6, 3 / 6, 2 / 6, 1 / 6, 1 / 6]) and res["cover"]["rl"] == [0.5] * 5
+    assert len(res["guessable"]) == 6 and "without_guessable" not in c  # every gold here is a small integer
     cov = c["coverage"]
     assert (sorted(cov["both"]), sorted(cov["reference_only"]), cov["run_only"], cov["neither"]) == \
         (["q0", "q2", "q4"], ["q1", "q5"], [], ["q3"])
@@ -99,6 +102,9 @@ def test_report_reads_and_works_in_a_browser(runs):
     text = page.read_text()
     assert "base catches up with rl at k ≈" in text and "ΔSE = base pass@4 − rl pass@1" in text
     assert "base alone solves 2" in text and "every problem it solves is one the reference solves too" in text
+    # base spreads over two answers in q0, q1, q4, q5; rl answers one value each time, wrongly in q1 and q5
+    assert "rl puts at least 90% of its samples on one answer in 4 problem(s) where base gave several; in 2 of them" in text
+    assert "(q1, q5)" in text
     assert "What is 3 + 3?" in text and "no sample solves / every sample solves: base 1 / 1, rl 3 / 3" in text
     assert "&quot;import&quot;" in text.split("<h2>Runs</h2>")[1]  # each run's manifest: how it was made
     # the drill-down's search box filters rows in the browser, opened at #search=...

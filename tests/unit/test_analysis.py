@@ -46,3 +46,12 @@ def test_paired_difference_and_crossover_interval():
     ci = crossover_interval(ks, ref, other, n_boot=100)
     assert ci["share"] > 0.9 and 1 < ci["low"] <= ci["high"] < 8
     assert crossover_interval(ks, other, other, n_boot=20)["share"] == 0.0
+
+
+def test_cover_at_tau_and_guessable_answers():
+    from rlscope.boundary.analysis.boundary import cover_at_tau, guessable
+
+    n, c = np.array([10, 10, 10, 4]), np.array([10, 5, 1, 0])
+    assert cover_at_tau(n, c, [0.1, 0.5, 1.0]) == [0.75, 0.5, 0.25]
+    assert all(guessable(g) for g in ("7", "-3", "(B)", "Yes", "$10$", "\\text{no}"))
+    assert not any(guessable(g) for g in ("11", "3.5", "\\frac{1}{2}", "x^2", None, "1000"))

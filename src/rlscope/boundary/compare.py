@@ -4,7 +4,8 @@ The first run (or ``--base``) is the reference, typically the base model; every 
 model, a distilled one) is compared with it on the problems both hold (aligned by id): pass@k curves with
 bootstrap intervals, the crossover k where the reference catches up (with a bootstrap interval), whether the
 difference at the largest k is significant (paired bootstrap over problems), ΔSE, pass@1 gain, coverage
-sets and accuracy histograms. Each run keeps its own number of samples per problem; curves go up to the
+sets, accuracy histograms, Cover@τ, and pass@k without the problems whose answer can be guessed (yes/no, a
+choice letter, a small integer). Each run keeps its own number of samples per problem; curves go up to the
 smallest n of the runs compared (or ``--k-max``).
 
 Writes ``compare.json``, ``passk.csv`` (k, then pass@k per run), ``coverage.csv`` (problem id, then
@@ -21,6 +22,7 @@ import logging
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import tyro
 
 from rlscope.boundary.config import require
@@ -83,7 +85,8 @@ def _label(run: Path, taken: set[str]) -> str:
 def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
     """Every comparison of the reference with each other run; writes the files named in the module docstring."""
     from rlscope.boundary.analysis.boundary import (
-        accuracy_histogram, align, coverage, crossover_interval, crossover_k, paired_difference, per_problem_curves,
+        accuracy_histogram, align, cover_at_tau, coverage, crossover_interval, crossover_k, guessable, paired_difference,
+        per_problem_curves,
     )
     from rlscope.passk import bootstrap_ci, ks_for
 
@@ -134,7 +137,17 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
             "run_solves_subset_of_reference": not cov["rl_only"],
             "histogram": {labels[base]: accuracy_histogram(nb, cb), labels[r]: accuracy_histogram(no, co)},
         })
-    result = {"reference": labels[base], "runs": {labels[r]: str(r) for r in counts}, "problems": len(shared),
+    golds = _golds(base)
+    easy = np.array([guessable(golds.get(p)) for p in shared])
+    for comp, r in zip(comparisons, others):
+        if easy.any() and not easy.all():
+            keep = ~easy
+            comp["without_guessable"] = {
+                "problems": int(keep.sum()), "pass1": {labels[base]: float(per[base][0][keep].mean()), labels[r]: float(per[r][0][keep].mean())},
+                f"pass{k_top}": {labels[base]: float(per[base][top][keep].mean()), labels[r]: float(per[r][top][keep].mean())}}
+    result = {"reference": labels[base],
+              "guessable": [p for p, e in zip(shared, easy) if e],
+              "taus": TAUS, "cover": {labels[r]: cover_at_tau(a[3], a[4], TAUS) for r, a in arrays.items()}, "runs": {labels[r]: str(r) for r in counts}, "problems": len(shared),
               "manifests": {labels[r]: _manifest(r) for r in counts},
               "samples_per_problem": {labels[r]: {"min": int(arrays[r][3].min()), "max": int(arrays[r][3].max())} for r in counts},
               "ks": ks, "curves": curves, "comparisons": comparisons,
@@ -147,6 +160,20 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
         drill = {labels[r]: drilldown(r, set(shared)) for r in counts}
         result["report"] = write_compare_report(result, drill, cfg.out)["html"]
     return result
+
+
+TAUS = [0.125, 0.25, 0.5, 0.75, 1.0]
+"""Accuracy thresholds of Cover@τ."""
+
+
+def _golds(run: Path) -> dict[str, str | None]:
+    from rlscope.boundary.runs import open_run
+
+    store = open_run(run)
+    try:
+        return {f["problem_id"]: f["answer"] for f, _ in store.problems()}
+    finally:
+        store.close()
 
 
 def _manifest(run: Path) -> dict[str, Any]:

@@ -21,6 +21,9 @@ def findings(result: dict[str, Any]) -> list[str]:
     ref, k_top = result["reference"], _k_top(result)
     out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems; pass@k up to "
            f"k = {result['ks'][-1]} (the smallest number of samples per problem among the runs)."]
+    cover = result["cover"]
+    out.append("Cover@0.5 (problems solved by at least half the samples): "
+               + ", ".join(f"{name} {vals[result['taus'].index(0.5)]:.3f}" for name, vals in cover.items()) + ".")
     for c in result["comparisons"]:
         run = c["run"]
         out.append(f"{run}: pass@1 {c['pass1'][run]:.3f} against {ref}'s {c['pass1'][ref]:.3f} ({c['pass1_gain']:+.3f}).")
@@ -44,6 +47,12 @@ def findings(result: dict[str, Any]) -> list[str]:
         out.append(f"Coverage over all samples: {run} solves {len(cov['both']) + len(cov['run_only'])} problems, {ref} "
                    f"{len(cov['both']) + len(cov['reference_only'])}; {ref} alone solves {len(cov['reference_only'])}, "
                    f"and {subset}.")
+        wg = c.get("without_guessable")
+        if wg:
+            key = f"pass{k_top}"
+            out.append(f"Without the {len(result['guessable'])} problem(s) whose answer can be guessed (yes/no, a choice, a "
+                       f"small integer): pass@1 {wg['pass1'][ref]:.3f} / {wg['pass1'][run]:.3f} and pass@{k_top} "
+                       f"{wg[key][ref]:.3f} / {wg[key][run]:.3f} ({ref} / {run}, {wg['problems']} problems).")
         sv = result["solved"]
         out.append(f"Problems no sample solves / every sample solves: {ref} {sv[ref]['never']} / {sv[ref]['always']}, "
                    f"{run} {sv[run]['never']} / {sv[run]['always']}.")
@@ -109,6 +118,24 @@ def _examples(name: str, d: dict[str, Any]) -> str:
     return f"<details><summary>{html.escape(name)} samples</summary>{body}</details>" if body else ""
 
 
+def collapse_findings(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Per compared run: the problems where it collapsed onto one answer while the reference spread, and how many of
+    those it then got wrong where the reference had found the right answer."""
+    from rlscope.boundary.analysis.answers import collapsed
+
+    ref = result["reference"]
+    out = []
+    for c in result["comparisons"]:
+        run = c["run"]
+        hit = [p for p in drill[run] if p in drill[ref] and collapsed(drill[ref][p]["clusters"], drill[run][p]["clusters"])]
+        lost = [p for p in hit if not drill[run][p]["clusters"][0]["correct"] and any(a["correct"] for a in drill[ref][p]["clusters"])]
+        if hit:
+            out.append(f"{run} puts at least 90% of its samples on one answer in {len(hit)} problem(s) where {ref} gave several; "
+                       f"in {len(lost)} of them that answer is wrong although {ref} found the right one"
+                       + (f" ({', '.join(lost[:8])}{' …' if len(lost) > 8 else ''})." if lost else "."))
+    return out
+
+
 def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]], out: Path) -> dict[str, str]:
     """``out/report.html`` and ``out/report.md`` of a comparison (``drill``: run -> problem -> drill-down)."""
     from rlscope.boundary.compare import summary_rows
@@ -116,7 +143,7 @@ def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict
     ref, k_top = result["reference"], _k_top(result)
     page = Page(f"Reasoning boundary: {', '.join(c['run'] for c in result['comparisons'])} against {ref}")
     page.heading("Findings")
-    page.findings(findings(result))
+    page.findings(findings(result) + collapse_findings(result, drill))
     page.heading("pass@k and accuracy")
     page.figure(_curves_figure(result), "passk.png", "pass@k curves of every run")
     page.figure(_histogram_figure(result), "accuracy_hist.png", "per-problem accuracy histograms")
@@ -124,6 +151,9 @@ def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict
                 "ΔSE", "solved: both / ref only / run only / neither"], summary_rows(result))
     page.table(["k", *result["curves"]], [[k, *(rows[i]["pass_at_k"] for rows in result["curves"].values())]
                                           for i, k in enumerate(result["ks"])])
+    page.paragraph("Cover@τ: the fraction of problems whose accuracy is at least τ (a problem solved once by luck among many "
+                   "samples counts for pass@k at large k, not here).", note=True)
+    page.table(["run", *(f"Cover@{t:g}" for t in result["taus"])], [[name, *vals] for name, vals in result["cover"].items()])
     page.heading("Coverage")
     for c in result["comparisons"]:
         cov = c["coverage"]

@@ -99,3 +99,11 @@ def answers_by_problem(records: Iterable[Mapping[str, Any]], problem: str | None
         by_problem.setdefault(pid, []).append(rec)
         gold[pid] = rec.get("gold")
     return [problem_answers(pid, gold[pid], recs) for pid, recs in by_problem.items()]
+
+
+def collapsed(reference: list[Mapping[str, Any]], run: list[Mapping[str, Any]], share: float = 0.9) -> bool:
+    """Whether a run collapsed onto one answer where the reference spread: its most frequent answer holds at least
+    ``share`` of its samples while the reference gave two or more distinct answers. Each list holds a problem's
+    answer clusters (``answer``, ``count``), most frequent first."""
+    total = sum(a["count"] for a in run)
+    return bool(run) and total > 0 and run[0]["count"] >= share * total and len(reference) >= 2

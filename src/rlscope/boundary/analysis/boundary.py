@@ -143,3 +143,30 @@ def crossover_interval(ks: list[int], ref: np.ndarray, other: np.ndarray, n_boot
         return {"low": None, "high": None, "share": 0.0}
     return {"low": float(np.quantile(found, alpha / 2)), "high": float(np.quantile(found, 1 - alpha / 2)),
             "share": len(found) / n_boot}
+
+
+def cover_at_tau(n: np.ndarray, c: np.ndarray, taus: list[float]) -> list[float]:
+    """Cover@τ: the fraction of problems whose per-problem accuracy c/n is at least τ, for each τ (arXiv
+    2510.08325): (P,), (P,) -> (T,). Unlike pass@k at large k it does not credit a problem solved by luck in
+    one sample of many."""
+    acc = np.asarray(c, float) / np.maximum(np.asarray(n, float), 1)
+    return [float((acc >= t - 1e-12).mean()) for t in taus]
+
+
+GUESSABLE_WORDS = frozenset({"yes", "no", "true", "false", "a", "b", "c", "d", "e"})
+"""Gold answers a model can hit by guessing: yes/no, true/false, a multiple-choice letter."""
+
+
+def guessable(gold: str | None, small: int = 10) -> bool:
+    """Whether a gold answer lies in a small answer space: yes/no, a choice letter, or an integer of magnitude at
+    most ``small`` (guessing among a dozen values solves such a problem within a few dozen samples)."""
+    if gold is None:
+        return False
+    text = gold.strip().strip("$").strip().lower().removeprefix("\\text{").removesuffix("}").strip("() .")
+    if text in GUESSABLE_WORDS:
+        return True
+    try:
+        value = float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return value.is_integer() and abs(value) <= small
