@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -114,6 +115,15 @@ def boundary_compare(cfg) -> int:
             f"ΔSE (ref pass@{k_top} - run pass@1)", "solved: both / ref only / run only / neither"], summary_rows(res))
     print(f"wrote {cfg.out / 'compare.json'}, {cfg.out / 'passk.csv'} and {cfg.out / 'coverage.csv'}"
           + (f"; report: {res['report']}" if res.get("report") else ""))
+    return 0
+
+
+def boundary_perplexity(cfg) -> int:
+    from rlscope.boundary.perplexity import score_run
+
+    res = score_run(cfg)
+    print(f"{res['scored']} samples scored under {res['scorer']} ({res['new']} new); per-token NLL {res['nll_per_token']:.4f}, "
+          f"perplexity {math.exp(res['nll_per_token']):.3f}")
     return 0
 
 
@@ -323,6 +333,7 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
             "verify": (boundary("VerifyConfig"), boundary_verify),
             "passk": (boundary("PassKConfig"), boundary_passk),
             "compare": (lazy("rlscope.boundary.compare", "CompareConfig"), boundary_compare),
+            "perplexity": (lazy("rlscope.boundary.perplexity", "PerplexityConfig"), boundary_perplexity),
             "export": (boundary("ExportConfig"), boundary_export),
             "benchmarks": (boundary("BenchmarksConfig"), boundary_benchmarks),
             "answers": (boundary("AnswersConfig"), boundary_answers),

@@ -127,3 +127,29 @@ def test_base_option_and_errors(runs, tmp_path):
     stranger = make_run(tmp_path, "stranger", {"z1": (2, 1)}, other_bench)
     err = rlscope("boundary", "compare", base, stranger, "--out", tmp_path / "o", check=False)
     assert err.returncode == 2 and "share no problem ids" in err.stderr and "Traceback" not in err.stderr
+
+
+def test_perplexity_is_stored_resumed_and_compared(runs, tiny_model, tmp_path):
+    tmp, base, rl = runs
+    err = rlscope("boundary", "perplexity", "--run", base, "--scorer", tiny_model, "--no-progress", check=False)
+    assert err.returncode == 2 and "--template" in err.stderr  # imported: no stored prompt
+    first = rlscope("boundary", "perplexity", "--run", base, "--scorer", tiny_model, "--template", "raw", "--limit", 2,
+                    "--no-progress", "--name", "tiny")
+    assert "12 samples scored under tiny (12 new)" in first.stdout  # 2 of each problem's 8
+    again = rlscope("boundary", "perplexity", "--run", base, "--scorer", tiny_model, "--template", "raw", "--no-progress",
+                    "--name", "tiny")
+    assert "48 samples scored under tiny (36 new)" in again.stdout  # continued, not redone
+    rlscope("boundary", "perplexity", "--run", rl, "--scorer", tiny_model, "--template", "raw", "--no-progress", "--name", "tiny")
+    # the scores match the model's own log-likelihood of one sample
+    from rlscope.llm.hf import HFSampler
+    from rlscope.store.sqlite import Store
+
+    with Store(base) as store:
+        lp, n = store.scores("tiny")[("q2", 0)]
+    ((want_lp, want_n),) = HFSampler(str(tiny_model), batch_size=2).score(["What is 2 + 2?"], ["so \\boxed{4}"])
+    assert (lp, n) == (pytest.approx(want_lp, abs=1e-3), want_n)
+    res = json.loads(rlscope("boundary", "compare", base, rl, "--out", tmp_path / "o", "--json").stdout)
+    per = res["perplexity"]["tiny"]
+    assert per["base"]["samples"] == 48 and per["rl"]["samples"] == 24 and per["rl"]["mean"] > 0
+    page = (tmp_path / "o" / "report.html").read_text()
+    assert "Perplexity under tiny" in page and "rl&#x27;s answers have a per-token NLL of" in page

@@ -40,7 +40,7 @@ def test_study_runs_and_reports(tmp_path, small_models):
     assert set(seed0["perplexity"]) == {"base", "grpo@1", "grpo@2", "distilled"}
     assert all(p["nll_per_token"] > 0 for p in seed0["perplexity"].values())
     html = (out / "report.html").read_text()
-    assert "<th>pass@1</th>" in html and html.count("data:image/png;base64") == 2
+    assert ">pass@1</th>" in html and html.count("data:image/png;base64") == 2
     assert "**grpo@2** vs base" in (out / "report.md").read_text()
     # every stage is resumable: a second run redoes nothing and gives the same numbers
     again = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=600)

@@ -153,6 +153,7 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
               "ks": ks, "curves": curves, "comparisons": comparisons,
               "solved": {labels[r]: {"never": int((a[4] == 0).sum()), "always": int((a[4] == a[3]).sum())}
                          for r, a in arrays.items()}}
+    result["perplexity"] = _perplexity([base, *others], labels, set(shared))
     _write(cfg, result, shared, arrays, labels)
     if cfg.report:
         from rlscope.report.compare import write_compare_report
@@ -160,6 +161,23 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
         drill = {labels[r]: drilldown(r, set(shared)) for r in counts}
         result["report"] = write_compare_report(result, drill, cfg.out)["html"]
     return result
+
+
+def _perplexity(runs: list[Path], labels: dict[Path, str], shared: set[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per scorer every run was scored under (`rlscope boundary perplexity`): per run, the per-token NLL of its
+    samples on the shared problems (mean, quartiles, how many)."""
+    from rlscope.boundary.perplexity import common_scorers, nll_per_token
+
+    out = {}
+    for scorer in common_scorers(runs):
+        per = {}
+        for r in runs:
+            v = np.array([x for (p, _), x in nll_per_token(r, scorer).items() if p in shared])
+            if len(v):
+                per[labels[r]] = {"mean": float(v.mean()), "q25": float(np.quantile(v, 0.25)), "median": float(np.median(v)),
+                                  "q75": float(np.quantile(v, 0.75)), "samples": int(len(v))}
+        out[scorer] = per
+    return out
 
 
 TAUS = [0.125, 0.25, 0.5, 0.75, 1.0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ def findings(result: dict[str, Any]) -> list[str]:
             out.append(f"Without the {len(result['guessable'])} problem(s) whose answer can be guessed (yes/no, a choice, a "
                        f"small integer): pass@1 {wg['pass1'][ref]:.3f} / {wg['pass1'][run]:.3f} and pass@{k_top} "
                        f"{wg[key][ref]:.3f} / {wg[key][run]:.3f} ({ref} / {run}, {wg['problems']} problems).")
+        for scorer, per in result.get("perplexity", {}).items():
+            if ref in per and run in per:
+                out.append(f"Under {scorer}, {run}'s answers have a per-token NLL of {per[run]['mean']:.3f} (perplexity "
+                           f"{math.exp(per[run]['mean']):.2f}) against {per[ref]['mean']:.3f} for {ref}'s.")
         sv = result["solved"]
         out.append(f"Problems no sample solves / every sample solves: {ref} {sv[ref]['never']} / {sv[ref]['always']}, "
                    f"{run} {sv[run]['never']} / {sv[run]['always']}.")
@@ -98,6 +103,32 @@ def _histogram_figure(result: dict[str, Any]) -> bytes:
     ax.set_xlabel("per-problem accuracy")
     ax.set_ylabel("problems")
     ax.set_title("accuracy histogram")
+    ax.legend(fontsize=8)
+    return png(fig)
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def _perplexity_figure(result: dict[str, Any], scorer: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rlscope.boundary.perplexity import nll_per_token
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, path in result["runs"].items():
+        values = list(nll_per_token(Path(path), scorer).values())
+        if values:
+            ax.hist(values, bins=30, histtype="step", linewidth=1.5, label=name, color="k" if name == result["reference"] else None)
+    ax.set_xlabel(f"per-token NLL under {scorer}")
+    ax.set_ylabel("samples")
+    ax.set_title(f"how likely {scorer} finds each run's answers")
     ax.legend(fontsize=8)
     return png(fig)
 
@@ -154,6 +185,12 @@ def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict
     page.paragraph("Cover@τ: the fraction of problems whose accuracy is at least τ (a problem solved once by luck among many "
                    "samples counts for pass@k at large k, not here).", note=True)
     page.table(["run", *(f"Cover@{t:g}" for t in result["taus"])], [[name, *vals] for name, vals in result["cover"].items()])
+    for scorer, per in result.get("perplexity", {}).items():
+        page.heading(f"Perplexity under {scorer}")
+        page.figure(_perplexity_figure(result, scorer), f"perplexity_{_slug(scorer)}.png", f"per-token NLL under {scorer}")
+        page.table(["run", "samples", "mean NLL / token", "perplexity", "quartiles of NLL / token"],
+                   [[name, v["samples"], v["mean"], math.exp(v["mean"]), f"{v['q25']:.3f} / {v['median']:.3f} / {v['q75']:.3f}"]
+                    for name, v in per.items()])
     page.heading("Coverage")
     for c in result["comparisons"]:
         cov = c["coverage"]

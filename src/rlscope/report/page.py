@@ -102,9 +102,10 @@ class Page:
         self._html.append(f"<p{' class=note' if note else ''}>{html.escape(text)}</p>")
         self._md += [f"*{text}*" if note else text, ""]
 
-    def findings(self, sentences: Sequence[str]) -> None:
+    def findings(self, sentences: Sequence[str], markdown: Sequence[str] | None = None) -> None:
+        """A list of findings (``markdown``: their Markdown form, e.g. with emphasis, when it differs)."""
         self._html.append("<ul class='findings'>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
-        self._md += [f"- {s}" for s in sentences] + [""]
+        self._md += [f"- {s}" for s in (markdown or sentences)] + [""]
 
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[Any]], searchable: bool = False) -> str:
         """Add a table (sortable by a click on a heading); returns its element id."""

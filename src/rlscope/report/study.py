@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import math
 from pathlib import Path
 from statistics import mean, pstdev
 
-from rlscope.config import atomic_write_text
-from rlscope.report.browser import READY_SCRIPT
+from rlscope.report.page import Page, png
 
 
 def _fmt(x: float | None, nd: int = 3) -> str:
@@ -139,7 +135,7 @@ def _plots(result: dict) -> dict[str, bytes]:
     ax.set_title("pass@k on held-out problems")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    figs["passk.png"] = _png(fig, plt)
+    figs["passk.png"] = png(fig)
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     bins = len(first["base_hist"])
     width = 1.0 / bins
@@ -151,48 +147,21 @@ def _plots(result: dict) -> dict[str, bytes]:
     ax.set_ylabel("problems")
     ax.set_title("accuracy histogram")
     ax.legend(fontsize=8)
-    figs["accuracy_hist.png"] = _png(fig, plt)
+    figs["accuracy_hist.png"] = png(fig)
     return figs
 
 
-def _png(fig, plt) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def write_report(result: dict, out: Path) -> dict[str, str]:
-    lines = ["# Reasoning-boundary study", ""]
-    lines += [f"- {f}" for f in findings(result)]
+    """``out/report.md`` (figures beside it) and the self-contained ``out/report.html``."""
+    page = Page("Reasoning-boundary study")
+    page.findings([f.replace("**", "") for f in findings(result)], markdown=findings(result))
     rows = _rows(result["seeds"][0])
     if rows:
-        cols = list(rows[0])
-        lines += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for r in rows:
-            lines.append("| " + " | ".join(_fmt(v) if isinstance(v, float) else ("—" if v is None else str(v)) for v in r.values()) + " |")
+        page.table(list(rows[0]), [[_fmt(v) if isinstance(v, float) else ("—" if v is None else str(v)) for v in r.values()]
+                                   for r in rows])
     t = result.get("timings", {})
     if t:
-        lines += ["", "Time: " + ", ".join(f"{k.removesuffix('_s')} {v:.0f}s" for k, v in t.items())]
-    figs = _plots(result)
-    for name, data in figs.items():
-        (out / name).write_bytes(data)
-        lines += ["", f"![{name}]({name})"]
-    md = "\n".join(lines) + "\n"
-    atomic_write_text(out / "report.md", md)
-    body = []
-    body.append("<h1>Reasoning-boundary study</h1><ul>")
-    for f in findings(result):
-        body.append("<li>" + html.escape(f).replace("**", "") + "</li>")
-    body.append("</ul>")
-    if rows:
-        body.append("<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in rows[0]) + "</tr>")
-        for r in rows:
-            body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(v) if isinstance(v, float) else ('—' if v is None else str(v)))}</td>" for v in r.values()) + "</tr>")
-        body.append("</table>")
-    for name, data in figs.items():
-        body.append(f"<p><img alt='{name}' src='data:image/png;base64,{base64.b64encode(data).decode()}'></p>")
-    page = "<!doctype html><html><head><meta charset='utf-8'><title>rlscope study</title>" + READY_SCRIPT + "</head><body style='font-family:sans-serif;max-width:900px;margin:auto'>" + "\n".join(body) + "</body></html>\n"
-    atomic_write_text(out / "report.html", page)
-    return {"markdown": str(out / "report.md"), "html": str(out / "report.html")}
+        page.paragraph("Time: " + ", ".join(f"{k.removesuffix('_s')} {v:.0f}s" for k, v in t.items()))
+    for name, data in _plots(result).items():
+        page.figure(data, name, name)
+    return page.write(out)

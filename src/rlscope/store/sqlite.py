@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS generations (
     source TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (run, problem_id, sample_idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS scores (
+    run TEXT NOT NULL, problem_id TEXT NOT NULL, sample_idx INTEGER NOT NULL, scorer TEXT NOT NULL,
+    logprob REAL NOT NULL, tokens INTEGER NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (run, problem_id, sample_idx, scorer)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS verdicts (
     run TEXT NOT NULL, problem_id TEXT NOT NULL, sample_idx INTEGER NOT NULL,
     correct INTEGER NOT NULL, extracted TEXT, reason TEXT NOT NULL, verifier TEXT NOT NULL,
@@ -173,8 +178,9 @@ class Store:
         cur.execute("BEGIN IMMEDIATE")
         try:
             for r in rows:
-                cur.execute("DELETE FROM verdicts WHERE run = ? AND problem_id = ? AND sample_idx = ?",
-                            (self.run, r.problem_id, r.sample_idx))
+                for table in ("verdicts", "scores"):
+                    cur.execute(f"DELETE FROM {table} WHERE run = ? AND problem_id = ? AND sample_idx = ?",
+                                (self.run, r.problem_id, r.sample_idx))
                 cur.execute("INSERT OR REPLACE INTO generations VALUES (?,?,?,?,?,?,?,?,?)",
                             (self.run, r.problem_id, r.sample_idx, r.completion, r.num_tokens, r.finish_reason, r.seed,
                              r.source, now))
@@ -183,6 +189,21 @@ class Store:
             cur.execute("ROLLBACK")
             raise
         return len(rows)
+
+    def put_scores(self, scorer: str, rows: Iterable[tuple[str, int, float, int]]) -> int:
+        """Store ``(problem_id, sample_idx, log-likelihood, tokens)`` of samples under the model ``scorer``."""
+        now = time.time()
+        return self._insert_many("INSERT OR IGNORE INTO scores VALUES (?,?,?,?,?,?,?)",
+                                 ((self.run, pid, idx, scorer, float(lp), int(n), now) for pid, idx, lp, n in rows))
+
+    def scores(self, scorer: str) -> dict[tuple[str, int], tuple[float, int]]:
+        """(problem_id, sample_idx) -> (log-likelihood, tokens) of the samples scored under ``scorer``."""
+        return {(pid, idx): (lp, n) for pid, idx, lp, n in self.conn.execute(
+            "SELECT problem_id, sample_idx, logprob, tokens FROM scores WHERE run = ? AND scorer = ?", (self.run, scorer))}
+
+    def scorers(self) -> list[str]:
+        """The models this run's samples were scored under."""
+        return [s for (s,) in self.conn.execute("SELECT DISTINCT scorer FROM scores WHERE run = ? ORDER BY scorer", (self.run,))]
 
     def delete_verdicts(self) -> int:
         cur = self.conn.execute("DELETE FROM verdicts WHERE run = ?", (self.run,))
