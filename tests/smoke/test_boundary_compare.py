@@ -75,6 +75,9 @@ def test_compare_matches_hand_computed_values(runs):
     assert c["delta_se"] == pytest.approx(mean_pass(BASE, 4) - 0.5) and c["delta_se_k"] == 4
     assert c["large_k"]["difference"] == pytest.approx(d4) and 0 <= c["large_k"]["p_value"] <= 1
     assert c["large_k"]["low"] <= d4 <= c["large_k"]["high"]
+    h = lambda c, n: 0.0 if c in (0, n) else -(c / n * math.log2(c / n) + (n - c) / n * math.log2((n - c) / n))  # noqa: E731
+    assert res["answer_entropy"]["base"] == pytest.approx(sum(h(c, n) for n, c in BASE.values()) / 6)
+    assert res["answer_entropy"]["rl"] == 0.0  # one answer per problem
     assert res["taus"] == [0.125, 0.25, 0.5, 0.75, 1.0]
     assert res["cover"]["base"] == pytest.approx([5 / 6, 3 / 6, 2 / 6, 1 / 6, 1 / 6]) and res["cover"]["rl"] == [0.5] * 5
     assert len(res["guessable"]) == 6 and "without_guessable" not in c  # every gold here is a small integer

@@ -155,10 +155,15 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
                          for r, a in arrays.items()}}
     result["perplexity"] = _perplexity([base, *others], labels, set(shared))
     _write(cfg, result, shared, arrays, labels)
+    from rlscope.boundary.analysis.answers import answer_entropy
+
+    drill = {labels[r]: drilldown(r, set(shared)) for r in counts}
+    result["answer_entropy"] = {name: float(np.mean([answer_entropy(d["clusters"]) for d in per_problem.values()]))
+                                for name, per_problem in drill.items()}
+    atomic_write_text(cfg.out / "compare.json", json.dumps(result, indent=2) + "\n")
     if cfg.report:
         from rlscope.report.compare import write_compare_report
 
-        drill = {labels[r]: drilldown(r, set(shared)) for r in counts}
         result["report"] = write_compare_report(result, drill, cfg.out)["html"]
     return result
 

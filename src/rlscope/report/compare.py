@@ -22,6 +22,10 @@ def findings(result: dict[str, Any]) -> list[str]:
     ref, k_top = result["reference"], _k_top(result)
     out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems; pass@k up to "
            f"k = {result['ks'][-1]} (the smallest number of samples per problem among the runs)."]
+    ent = result.get("answer_entropy") or {}
+    if ent:
+        out.append("Output entropy over distinct answers, mean per problem (bits): "
+                   + ", ".join(f"{name} {v:.2f}" for name, v in ent.items()) + ".")
     cover = result["cover"]
     out.append("Cover@0.5 (problems solved by at least half the samples): "
                + ", ".join(f"{name} {vals[result['taus'].index(0.5)]:.3f}" for name, vals in cover.items()) + ".")

@@ -107,3 +107,13 @@ def collapsed(reference: list[Mapping[str, Any]], run: list[Mapping[str, Any]], 
     answer clusters (``answer``, ``count``), most frequent first."""
     total = sum(a["count"] for a in run)
     return bool(run) and total > 0 and run[0]["count"] >= share * total and len(reference) >= 2
+
+
+def answer_entropy(clusters: list[Mapping[str, Any]]) -> float:
+    """Entropy (bits) of a problem's distribution over distinct extracted answers (no answer counts as one more
+    outcome): 0 when every sample gives the same answer; an RL run that narrows its outputs lowers it."""
+    import math
+
+    counts = [a["count"] for a in clusters if a["count"] > 0]
+    total = sum(counts)
+    return -sum(c / total * math.log2(c / total) for c in counts) if total else 0.0
