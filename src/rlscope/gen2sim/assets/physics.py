@@ -253,8 +253,11 @@ class LLMOptions:
     cache: bool = True
     """Replay cached answers (False: ask again)."""
     timeout_s: float = 60.0
+    """Socket timeout of the query."""
     max_retries: int = 1
+    """Retries of a failed or empty answer before the tables are used."""
     max_new_tokens: int = 200
+    """Longest answer, in tokens."""
 
 
 def query_physics(name: str, category: str | None, llm: LLMOptions | None = None, sampler: Any = None,

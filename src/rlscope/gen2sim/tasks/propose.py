@@ -49,7 +49,9 @@ class LLMConfig:
     candidates: int = 1
     """Answers drawn per scene from a language model."""
     temperature: float = 0.7
+    """Sampling temperature of the answers."""
     max_new_tokens: int = 4096
+    """Longest answer, in tokens."""
     cache: bool = True
     """Replay cached answers (--no-cache asks again; the new answers replace the cached ones)."""
     timeout_s: float = 300.0
@@ -67,6 +69,7 @@ class ProposeConfig:
     out: Path = Path("runs/gen2sim/proposals")
     """Output directory (tasks/, rejected.json, llm_cache/, assets/)."""
     seed: int = 0
+    """Seed of procedural assets and of the offline proposer."""
     category: str | None = None
     """Category of image/mesh inputs (mug, bottle, box, ...)."""
     validate: bool = True
