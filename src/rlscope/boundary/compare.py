@@ -153,35 +153,33 @@ def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
               "ks": ks, "curves": curves, "comparisons": comparisons,
               "solved": {labels[r]: {"never": int((a[4] == 0).sum()), "always": int((a[4] == a[3]).sum())}
                          for r, a in arrays.items()}}
-    result["perplexity"] = _perplexity([base, *others], labels, set(shared))
-    _write(cfg, result, shared, arrays, labels)
     from rlscope.boundary.analysis.answers import answer_entropy
 
+    nll = _nll([base, *others], labels, set(shared))
+    result["perplexity"] = {scorer: {name: {"mean": float(v.mean()), "q25": float(np.quantile(v, 0.25)),
+                                            "median": float(np.median(v)), "q75": float(np.quantile(v, 0.75)),
+                                            "samples": int(len(v))} for name, v in per.items()}
+                            for scorer, per in nll.items()}
     drill = {labels[r]: drilldown(r, set(shared)) for r in counts}
     result["answer_entropy"] = {name: float(np.mean([answer_entropy(d["clusters"]) for d in per_problem.values()]))
                                 for name, per_problem in drill.items()}
-    atomic_write_text(cfg.out / "compare.json", json.dumps(result, indent=2) + "\n")
+    _write(cfg, result, shared, arrays, labels)
     if cfg.report:
         from rlscope.report.compare import write_compare_report
 
-        result["report"] = write_compare_report(result, drill, cfg.out)["html"]
+        result["report"] = write_compare_report(result, drill, nll, cfg.out)["html"]
     return result
 
 
-def _perplexity(runs: list[Path], labels: dict[Path, str], shared: set[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per scorer every run was scored under (`rlscope boundary perplexity`): per run, the per-token NLL of its
-    samples on the shared problems (mean, quartiles, how many)."""
+def _nll(runs: list[Path], labels: dict[Path, str], shared: set[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Per scorer every run was scored under (`rlscope boundary perplexity`): per run, the per-token NLL of each
+    of its samples on the shared problems."""
     from rlscope.boundary.perplexity import common_scorers, nll_per_token
 
     out = {}
     for scorer in common_scorers(runs):
-        per = {}
-        for r in runs:
-            v = np.array([x for (p, _), x in nll_per_token(r, scorer).items() if p in shared])
-            if len(v):
-                per[labels[r]] = {"mean": float(v.mean()), "q25": float(np.quantile(v, 0.25)), "median": float(np.median(v)),
-                                  "q75": float(np.quantile(v, 0.75)), "samples": int(len(v))}
-        out[scorer] = per
+        per = {labels[r]: np.array([x for (p, _), x in nll_per_token(r, scorer).items() if p in shared]) for r in runs}
+        out[scorer] = {name: v for name, v in per.items() if len(v)}
     return out
 
 

@@ -184,21 +184,10 @@ def place_task(task, run: Path, *, resume: bool, force: bool, say) -> None:
 
 def _worker(mode: str, run: Path, *extra: str, cfg: TrainTaskConfig, what: str) -> int:
     """Run one stage in the sandboxed worker under its wall-clock limit; ``what`` names it in errors."""
-    from rlscope.gen2sim.worker import CODE_FAILED
-    from rlscope.sandbox.process import ProcessLimits, run_python_module
+    from rlscope.gen2sim.worker import launch
 
-    field = f"{mode}_s"
-    wall_s = getattr(cfg.limits, field)
-    res = run_python_module("rlscope.gen2sim.worker", [mode, run, *extra], [run], unsafe=cfg.unsafe,
-                            limits=ProcessLimits(wall_s=wall_s))
-    if res.timed_out:
-        raise RlscopeError(f"{what} stopped at its wall-clock limit of {wall_s:g} s (--limits.{field.replace('_', '-')}); "
-                           "what was stored is kept")
-    if res.returncode not in (0, CODE_FAILED):
-        tail = res.stderr_tail.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
-        raise RlscopeError(f"the {mode} worker failed ({'killed by signal %d' % res.signal if res.signal else tail[0]})"
-                           + ("; it ran out of memory" if res.oom_killed else ""))
-    return res.returncode
+    return launch(mode, run, *extra, unsafe=cfg.unsafe, wall_s=getattr(cfg.limits, f"{mode}_s"), what=what,
+                  limit_option=f"--limits.{mode}-s")
 
 
 def _read(path: Path) -> Any:

@@ -37,6 +37,24 @@ log = logging.getLogger(__name__)
 CODE_FAILED = 3
 
 
+def launch(mode: str, target: Path, *extra: str, unsafe: bool, wall_s: float, what: str, limit_option: str) -> int:
+    """Run ``mode`` of this worker on ``target`` (its only writable path) in the sandbox, from the host, under a
+    wall-clock limit; returns its exit status (0 or :data:`CODE_FAILED`). Past the limit, or when the worker
+    dies otherwise, raises an :class:`~rlscope.errors.RlscopeError` naming ``what`` and ``limit_option``."""
+    from rlscope.errors import RlscopeError
+    from rlscope.sandbox.process import ProcessLimits, run_python_module
+
+    res = run_python_module("rlscope.gen2sim.worker", [mode, target, *extra], [target], unsafe=unsafe,
+                            limits=ProcessLimits(wall_s=wall_s))
+    if res.timed_out:
+        raise RlscopeError(f"{what} stopped at its wall-clock limit of {wall_s:g} s ({limit_option}); what was stored is kept")
+    if res.returncode not in (0, CODE_FAILED):
+        tail = res.stderr_tail.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
+        raise RlscopeError(f"the {mode} worker failed ({'killed by signal %d' % res.signal if res.signal else tail[0]})"
+                           + ("; it ran out of memory" if res.oom_killed else ""))
+    return res.returncode
+
+
 def _job(run: Path) -> dict:
     return json.loads((run / "job.json").read_text())
 

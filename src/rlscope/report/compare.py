@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rlscope.report.page import Page, Raw, png
+from rlscope.report.page import Page, Raw, figure_axes, png
 
 
 def _k_top(result: dict[str, Any]) -> int:
@@ -69,12 +69,7 @@ def findings(result: dict[str, Any]) -> list[str]:
 
 
 def _curves_figure(result: dict[str, Any]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = figure_axes(6.4, 4.2)
     ks = result["ks"]
     for name, rows in result["curves"].items():
         style = "k-o" if name == result["reference"] else "-o"
@@ -91,14 +86,9 @@ def _curves_figure(result: dict[str, Any]) -> bytes:
 
 
 def _histogram_figure(result: dict[str, Any]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     hists = {result["reference"]: result["comparisons"][0]["histogram"][result["reference"]]}
     hists.update({c["run"]: c["histogram"][c["run"]] for c in result["comparisons"]})
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = figure_axes(6.4, 3.6)
     bins = len(next(iter(hists.values())))
     width = 0.8 / (bins * len(hists))
     for j, (name, h) in enumerate(hists.items()):
@@ -117,19 +107,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def _perplexity_figure(result: dict[str, Any], scorer: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rlscope.boundary.perplexity import nll_per_token
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for name, path in result["runs"].items():
-        values = list(nll_per_token(Path(path), scorer).values())
-        if values:
-            ax.hist(values, bins=30, histtype="step", linewidth=1.5, label=name, color="k" if name == result["reference"] else None)
+def _perplexity_figure(result: dict[str, Any], scorer: str, values: dict[str, Any]) -> bytes:
+    fig, ax = figure_axes(6.4, 3.6)
+    for name, v in values.items():
+        ax.hist(v, bins=30, histtype="step", linewidth=1.5, label=name, color="k" if name == result["reference"] else None)
     ax.set_xlabel(f"per-token NLL under {scorer}")
     ax.set_ylabel("samples")
     ax.set_title(f"how likely {scorer} finds each run's answers")
@@ -171,8 +152,10 @@ def collapse_findings(result: dict[str, Any], drill: dict[str, dict[str, dict[st
     return out
 
 
-def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]], out: Path) -> dict[str, str]:
-    """``out/report.html`` and ``out/report.md`` of a comparison (``drill``: run -> problem -> drill-down)."""
+def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]], nll: dict[str, dict[str, Any]],
+                         out: Path) -> dict[str, str]:
+    """``out/report.html`` and ``out/report.md`` of a comparison (``drill``: run -> problem -> drill-down; ``nll``:
+    scorer -> run -> per-sample NLL per token on the compared problems)."""
     from rlscope.boundary.compare import summary_rows
 
     ref, k_top = result["reference"], _k_top(result)
@@ -191,7 +174,8 @@ def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict
     page.table(["run", *(f"Cover@{t:g}" for t in result["taus"])], [[name, *vals] for name, vals in result["cover"].items()])
     for scorer, per in result.get("perplexity", {}).items():
         page.heading(f"Perplexity under {scorer}")
-        page.figure(_perplexity_figure(result, scorer), f"perplexity_{_slug(scorer)}.png", f"per-token NLL under {scorer}")
+        page.figure(_perplexity_figure(result, scorer, nll[scorer]), f"perplexity_{_slug(scorer)}.png",
+                    f"per-token NLL under {scorer}")
         page.table(["run", "samples", "mean NLL / token", "perplexity", "quartiles of NLL / token"],
                    [[name, v["samples"], v["mean"], math.exp(v["mean"]), f"{v['q25']:.3f} / {v['median']:.3f} / {v['q75']:.3f}"]
                     for name, v in per.items()])

@@ -67,6 +67,16 @@ window.addEventListener("DOMContentLoaded", function () {
 </script>"""
 
 
+def figure_axes(width: float, height: float):
+    """A new matplotlib figure and its axes (drawn off screen), in inches."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
 def png(fig) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from statistics import mean, pstdev
 
-from rlscope.report.page import Page, png
+from rlscope.report.page import Page, figure_axes, png
 
 
 def _fmt(x: float | None, nd: int = 3) -> str:
@@ -115,15 +115,10 @@ def findings(result: dict) -> list[str]:
 
 
 def _plots(result: dict) -> dict[str, bytes]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     s0 = result["seeds"][0]
     comps = s0["comparisons"]
     figs: dict[str, bytes] = {}
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = figure_axes(6.4, 4.2)
     first = next(iter(comps.values()))
     ks = first["ks"]
     ax.plot(ks, first["base_curve"], "k-o", ms=3, label="base")
@@ -136,7 +131,7 @@ def _plots(result: dict) -> dict[str, bytes]:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     figs["passk.png"] = png(fig)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = figure_axes(6.4, 3.6)
     bins = len(first["base_hist"])
     width = 1.0 / bins
     x = [i * width for i in range(bins)]

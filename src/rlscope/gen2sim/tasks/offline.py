@@ -145,7 +145,9 @@ def _lit(values) -> str:
 
 
 def _task_id(*words: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_")
+    from rlscope.gen2sim.tasks.parse import normalise
+
+    return normalise("_".join(words))
 
 
 def gripper_near(point, height: float) -> GripperSpec:

@@ -29,7 +29,6 @@ from typing import Annotated, Any
 import tyro
 
 from rlscope.config import atomic_write_text
-from rlscope.errors import RlscopeError
 from rlscope.gen2sim.sim.scene import ObjectSpec, SceneSpec
 from rlscope.gen2sim.tasks.offline import (
     DEFAULT_OBJECT, DEFAULT_TRAIN_STEPS, TRAIN_STEPS, Placed, propose_offline, split_inputs,
@@ -248,19 +247,11 @@ def write_proposal(p: Proposal, tasks_dir: Path) -> Path:
 def validate_tasks(tasks_dir: Path, *, unsafe: bool, call_s: float, wall_s: float) -> dict[str, Any]:
     """Validate every task under ``tasks_dir`` that has no ``validation.json`` yet, in the sandboxed worker;
     returns task id -> its validation."""
-    from rlscope.gen2sim.worker import CODE_FAILED
-    from rlscope.sandbox.process import ProcessLimits, run_python_module
+    from rlscope.gen2sim.worker import launch
 
-    pending = sorted(p.parent.name for p in tasks_dir.glob("*/task.json") if not (p.parent / "validation.json").exists())
-    if pending:
-        res = run_python_module("rlscope.gen2sim.worker", ["validate", tasks_dir, str(call_s)], [tasks_dir], unsafe=unsafe,
-                                limits=ProcessLimits(wall_s=wall_s))
-        if res.timed_out:
-            raise RlscopeError(f"the validation of the proposed tasks stopped at its wall-clock limit of {wall_s:g} s "
-                               "(--validate-s); the verdicts written so far are kept")
-        if res.returncode not in (0, CODE_FAILED):
-            tail = res.stderr_tail.strip().splitlines()[-1:] or [f"exit status {res.returncode}"]
-            raise RlscopeError(f"the validation worker failed: {tail[0]}")
+    if any(not (p.parent / "validation.json").exists() for p in tasks_dir.glob("*/task.json")):
+        launch("validate", tasks_dir, str(call_s), unsafe=unsafe, wall_s=wall_s, what="the validation of the proposed tasks",
+               limit_option="--validate-s")
     return {p.parent.name: json.loads(p.read_text()) for p in sorted(tasks_dir.glob("*/validation.json"))}
 
 
