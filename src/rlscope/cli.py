@@ -102,18 +102,26 @@ def boundary_passk(cfg) -> int:
 
 
 def boundary_compare(cfg) -> int:
-    from rlscope.boundary.compare import compare_runs, summary_rows
+    from rlscope.boundary.compare import SUMMARY_COLUMNS, compare_runs, summary_rows
 
     res = compare_runs(cfg)
     if cfg.json:
-        print(json.dumps({k: v for k, v in res.items() if k != "comparisons"} | {"comparisons": [
-            {k: v for k, v in c.items() if k != "coverage"} for c in res["comparisons"]]}, indent=2))
+        print(json.dumps({k: v for k, v in res.items() if k != "benchmarks"} | {"benchmarks": {
+            b: {k: v for k, v in s.items() if k not in ("comparisons", "problem_ids")} | {"comparisons": [
+                {k: v for k, v in c.items() if k != "coverage"} for c in s["comparisons"]]} for b, s in res["benchmarks"].items()}},
+            indent=2))
         return 0
-    k_top = 256 if 256 in res["ks"] else res["ks"][-1]
-    _table(f"compared with {res['reference']} on {res['problems']} shared problems",
-           ["run", "pass@1 (ref / run)", f"pass@{k_top} (ref / run)", f"ref - run at k = {k_top}", "crossover k [95% CI]",
-            f"ΔSE (ref pass@{k_top} - run pass@1)", "solved: both / ref only / run only / neither"], summary_rows(res))
-    print(f"wrote {cfg.out / 'compare.json'}, {cfg.out / 'passk.csv'} and {cfg.out / 'coverage.csv'}"
+    for bench, s in res["benchmarks"].items():
+        k_top = s["comparisons"][0]["delta_se_k"]
+        _table(f"{bench}: compared with {s['reference']} on {s['problems']} shared problems",
+               [h.replace("K", str(k_top)) for h in SUMMARY_COLUMNS], summary_rows(s))
+    if len(res["benchmarks"]) > 1:
+        _table("overview (pass@1 and pass@K, K = 256 or the largest k)", ["benchmark", "run", "pass@1 ref / run",
+               "pass@K ref / run", "ΔSE", "ref only / run only"],
+               [[r["benchmark"], r["run"], f"{r['pass1_reference']:.3f} / {r['pass1']:.3f}",
+                 f"{r['passk_reference']:.3f} / {r['passk']:.3f}", f"{r['delta_se']:.3f}",
+                 f"{r['reference_only']} / {r['run_only']}"] for r in res["overview"]])
+    print(f"wrote {cfg.report / 'compare.json'}, {cfg.report / 'passk.csv'} and {cfg.report / 'coverage.csv'}"
           + (f"; report: {res['report']}" if res.get("report") else ""))
     return 0
 

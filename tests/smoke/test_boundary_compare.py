@@ -62,8 +62,10 @@ def runs(tmp_path_factory):
 def test_compare_matches_hand_computed_values(runs):
     tmp, base, rl = runs
     proc = rlscope("boundary", "compare", "base", "rl", "--out", "cmp", cwd=tmp)
-    res = json.loads((tmp / "cmp" / "compare.json").read_text())
-    assert res["reference"] == "base" and res["problems"] == 6 and res["ks"] == [1, 2, 4]  # up to the smaller n
+    full = json.loads((tmp / "cmp" / "compare.json").read_text())
+    assert full["reference"] == "base" and list(full["benchmarks"]) == ["arith"]  # named after the JSONL file
+    res = full["benchmarks"]["arith"]
+    assert res["problems"] == 6 and res["ks"] == [1, 2, 4]  # up to the smaller n
     (c,) = res["comparisons"]
     assert c["pass1"]["base"] == pytest.approx(mean_pass(BASE, 1)) and c["pass1"]["rl"] == pytest.approx(0.5)
     for i, k in enumerate(res["ks"]):
@@ -85,14 +87,18 @@ def test_compare_matches_hand_computed_values(runs):
     assert (sorted(cov["both"]), sorted(cov["reference_only"]), cov["run_only"], cov["neither"]) == \
         (["q0", "q2", "q4"], ["q1", "q5"], [], ["q3"])
     assert c["run_solves_subset_of_reference"]
+    assert c["coverage_mcnemar_p"] == pytest.approx(0.5)  # two discordant problems, both the reference's: 2 * (1/2)^2
     assert c["histogram"]["rl"][-1] == 3 and c["histogram"]["rl"][0] == 3  # RL moves mass to 1 and to 0
     with open(tmp / "cmp" / "passk.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["k"] for r in rows] == ["1", "2", "4"] and float(rows[2]["base"]) == pytest.approx(mean_pass(BASE, 4), abs=1e-6)
+    assert {r["benchmark"] for r in rows} == {"arith"}
     with open(tmp / "cmp" / "coverage.csv") as fh:
         cov_rows = {r["problem_id"]: (r["base"], r["rl"]) for r in csv.DictReader(fh)}
     assert cov_rows["q1"] == ("1", "0") and cov_rows["q3"] == ("0", "0")
     assert "3 / 2 / 0 / 1" in proc.stdout and "rl" in proc.stdout
+    ov = full["overview"]
+    assert len(ov) == 1 and ov[0]["delta_se"] == pytest.approx(c["delta_se"]) and ov[0]["reference_only"] == 2
 
 
 @pytest.mark.skipif(find_browser() is None and os.environ.get("CI") != "true", reason="no Chromium on PATH")
@@ -110,22 +116,24 @@ def test_report_reads_and_works_in_a_browser(runs):
     assert "(q1, q5)" in text
     assert "What is 3 + 3?" in text and "no sample solves / every sample solves: base 1 / 1, rl 3 / 3" in text
     assert "&quot;import&quot;" in text.split("<h2>Runs</h2>")[1]  # each run's manifest: how it was made
+    assert "McNemar&#x27;s exact test on the 2 problems only one solves: p = 0.5, not significant" in text
     # the drill-down's search box filters rows in the browser, opened at #search=...
     dom = dump_dom(page, "search=What%20is%203")
     searched = re.search(r'class="search"[^>]*data-table="(table\d+)"', dom)[1]
     assert re.search(rf'<table id="{searched}" data-shown="(\d+)"', dom)[1] == "1"  # one row of six shown
     assert dom.count('style="display: none;"') == 5
     md = (tmp / "rep" / "report.md").read_text()
-    assert "![pass@k curves of every run](passk.png)" in md and (tmp / "rep" / "passk.png").exists()
+    assert "![pass@k curves of every run on arith](passk_arith.png)" in md and (tmp / "rep" / "passk_arith.png").exists()
 
 
 def test_base_option_and_errors(runs, tmp_path):
     tmp, base, rl = runs
     res = json.loads(rlscope("boundary", "compare", rl, "--base", base, "--out", tmp_path / "o", "--json").stdout)
-    assert res["reference"] == "base" and [c["run"] for c in res["comparisons"]] == ["rl"]
+    assert res["reference"] == "base" and [c["run"] for c in res["benchmarks"]["arith"]["comparisons"]] == ["rl"]
     one = rlscope("boundary", "compare", base, "--out", tmp_path / "o", check=False)
     assert one.returncode == 2 and "at least two runs" in one.stderr
-    other_bench = tmp_path / "other.jsonl"
+    (tmp_path / "other").mkdir()
+    other_bench = tmp_path / "other" / "arith.jsonl"  # another file of the same name: the same benchmark, by name
     other_bench.write_text(json.dumps({"id": "z1", "question": "What is 1 + 1?", "answer": "2"}) + "\n")
     stranger = make_run(tmp_path, "stranger", {"z1": (2, 1)}, other_bench)
     err = rlscope("boundary", "compare", base, stranger, "--out", tmp_path / "o", check=False)
@@ -152,7 +160,7 @@ def test_perplexity_is_stored_resumed_and_compared(runs, tiny_model, tmp_path):
     ((want_lp, want_n),) = HFSampler(str(tiny_model), batch_size=2).score(["What is 2 + 2?"], ["so \\boxed{4}"])
     assert (lp, n) == (pytest.approx(want_lp, abs=1e-3), want_n)
     res = json.loads(rlscope("boundary", "compare", base, rl, "--out", tmp_path / "o", "--json").stdout)
-    per = res["perplexity"]["tiny"]
+    per = res["benchmarks"]["arith"]["perplexity"]["tiny"]
     assert per["base"]["samples"] == 48 and per["rl"]["samples"] == 24 and per["rl"]["mean"] > 0
     page = (tmp_path / "o" / "report.html").read_text()
-    assert "Perplexity under tiny" in page and "rl&#x27;s answers have a per-token NLL of" in page
+    assert "perplexity under tiny" in page and "rl&#x27;s answers have a per-token NLL of" in page

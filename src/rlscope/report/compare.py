@@ -18,10 +18,12 @@ def _k_top(result: dict[str, Any]) -> int:
 
 
 def findings(result: dict[str, Any]) -> list[str]:
-    """Sentences, one per measured fact, each carrying its interval or test where there is one."""
+    """Sentences on one benchmark's section, one per measured fact, each carrying its interval or test where there
+    is one."""
     ref, k_top = result["reference"], _k_top(result)
-    out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems; pass@k up to "
-           f"k = {result['ks'][-1]} (the smallest number of samples per problem among the runs)."]
+    out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems of "
+           f"{result['benchmark']}; pass@k up to k = {result['ks'][-1]} (the smallest number of samples per problem "
+           "among the runs)."]
     ent = result.get("answer_entropy") or {}
     if ent:
         out.append("Output entropy over distinct answers, mean per problem (bits): "
@@ -49,9 +51,13 @@ def findings(result: dict[str, Any]) -> list[str]:
         cov = c["coverage"]
         subset = ("every problem it solves is one the reference solves too" if c["run_solves_subset_of_reference"]
                   else f"it solves {len(cov['run_only'])} problem(s) the reference never does")
-        out.append(f"Coverage over all samples: {run} solves {len(cov['both']) + len(cov['run_only'])} problems, {ref} "
+        within = f"in the first {result['coverage_k']} samples" if result.get("coverage_k") else "over all samples"
+        p = c["coverage_mcnemar_p"]
+        test = (f"McNemar's exact test on the {len(cov['reference_only']) + len(cov['run_only'])} problems only one "
+                f"solves: p = {p:.3g}, " + ("significant" if p < 0.05 else "not significant"))
+        out.append(f"Coverage {within}: {run} solves {len(cov['both']) + len(cov['run_only'])} problems, {ref} "
                    f"{len(cov['both']) + len(cov['reference_only'])}; {ref} alone solves {len(cov['reference_only'])}, "
-                   f"and {subset}.")
+                   f"and {subset} ({test}).")
         wg = c.get("without_guessable")
         if wg:
             key = f"pass{k_top}"
@@ -143,7 +149,7 @@ def collapse_findings(result: dict[str, Any], drill: dict[str, dict[str, dict[st
     out = []
     for c in result["comparisons"]:
         run = c["run"]
-        hit = [p for p in drill[run] if p in drill[ref] and collapsed(drill[ref][p]["clusters"], drill[run][p]["clusters"])]
+        hit = [p for p in result["problem_ids"] if collapsed(drill[ref][p]["clusters"], drill[run][p]["clusters"])]
         lost = [p for p in hit if not drill[run][p]["clusters"][0]["correct"] and any(a["correct"] for a in drill[ref][p]["clusters"])]
         if hit:
             out.append(f"{run} puts at least 90% of its samples on one answer in {len(hit)} problem(s) where {ref} gave several; "
@@ -152,60 +158,121 @@ def collapse_findings(result: dict[str, Any], drill: dict[str, dict[str, dict[st
     return out
 
 
-def write_compare_report(result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]], nll: dict[str, dict[str, Any]],
-                         out: Path) -> dict[str, str]:
-    """``out/report.html`` and ``out/report.md`` of a comparison (``drill``: run -> problem -> drill-down; ``nll``:
-    scorer -> run -> per-sample NLL per token on the compared problems)."""
-    from rlscope.boundary.compare import summary_rows
+def step_findings(result: dict[str, Any]) -> list[str]:
+    """Per family of NAME@STEP runs with two or more steps: pass@1 and pass@K over the steps."""
+    ref, k_top = result["reference"], _k_top(result)
+    top = result["ks"].index(k_top)
+    fams: dict[str, list[tuple[int, str]]] = {}
+    for c in result["comparisons"]:
+        if c.get("step") is not None:
+            fams.setdefault(c["run"].rpartition("@")[0], []).append((c["step"], c["run"]))
+    out = []
+    for fam, steps in fams.items():
+        if len(steps) < 2:
+            continue
+        steps.sort()
+        trend = " → ".join(f"{result['curves'][run][0]['pass_at_k']:.3f} / {result['curves'][run][top]['pass_at_k']:.3f}"
+                           for _, run in steps)
+        out.append(f"{fam} over steps {', '.join(str(s) for s, _ in steps)}: pass@1 / pass@{k_top} = {trend} "
+                   f"({ref}: {result['curves'][ref][0]['pass_at_k']:.3f} / {result['curves'][ref][top]['pass_at_k']:.3f}).")
+    return out
+
+
+def overview_findings(result: dict[str, Any]) -> list[str]:
+    """Across benchmarks, per run: where it leads at k = 1 and where the reference leads at the largest k."""
+    rows = [r for r in result["overview"] if r["benchmark"] != "mean"]
+    out = []
+    for run in dict.fromkeys(r["run"] for r in rows):
+        mine = [r for r in rows if r["run"] == run]
+        up = [r["benchmark"] for r in mine if r["pass1"] > r["pass1_reference"]]
+        down = [r["benchmark"] for r in mine if r["passk_reference"] > r["passk"]]
+        out.append(f"{run} against {result['reference']} on {len(mine)} benchmarks: higher pass@1 on {len(up)} "
+                   f"({', '.join(up) or 'none'}); {result['reference']} higher at the largest k on {len(down)} "
+                   f"({', '.join(down) or 'none'}).")
+    return out
+
+
+OVERVIEW_COLUMNS = ("benchmark", "run", "problems", "K", "pass@1 ref", "pass@1 run", "pass@K ref", "pass@K run", "ΔSE",
+                    "crossover k", "ref only", "run only", "McNemar p")
+
+
+def compare_page(result: dict[str, Any], drills: dict[str, dict[str, dict[str, dict[str, Any]]]],
+                 nlls: dict[str, dict[str, dict[str, dict[str, list[float]]]]], title: str | None = None) -> Page:
+    """The page of a comparison (``drills``: benchmark -> run -> problem -> drill-down; ``nlls``: benchmark -> scorer
+    -> run -> problem -> per-token NLLs): an overview when there are several benchmarks, one section per
+    benchmark, then the runs' manifests. Callers may add blocks before writing it."""
+    sections = result["benchmarks"]
+    runs = list(dict.fromkeys(c["run"] for s in sections.values() for c in s["comparisons"]))
+    page = Page(title or f"Reasoning boundary: {', '.join(runs)} against {result['reference']}")
+    if len(sections) > 1:
+        page.heading("Overview")
+        page.findings(overview_findings(result))
+        page.table(OVERVIEW_COLUMNS, [[r["benchmark"], r["run"], r["problems"], r["k"], r["pass1_reference"], r["pass1"],
+                                       r["passk_reference"], r["passk"], r["delta_se"], r["crossover_k"], r["reference_only"],
+                                       r["run_only"], r["mcnemar_p"]] for r in result["overview"]])
+    for bench, section in sections.items():
+        _section(page, section, drills[bench], nlls.get(bench, {}), f"{bench}: " if len(sections) > 1 else "")
+    page.heading("Runs")
+    for path, manifest in result["manifests"].items():
+        page.details(path, json.dumps(manifest, indent=2) if manifest else "(no manifest)")
+    return page
+
+
+def write_compare_report(result: dict[str, Any], drills: dict[str, dict[str, dict[str, dict[str, Any]]]],
+                         nlls: dict[str, dict[str, dict[str, dict[str, list[float]]]]], out: Path) -> dict[str, str]:
+    """``out/report.html`` and ``out/report.md`` of a comparison (arguments as :func:`compare_page`)."""
+    return compare_page(result, drills, nlls).write(out)
+
+
+def _section(page: Page, result: dict[str, Any], drill: dict[str, dict[str, dict[str, Any]]],
+             nll: dict[str, dict[str, dict[str, list[float]]]], prefix: str) -> None:
+    from rlscope.boundary.compare import SUMMARY_COLUMNS, nll_on, summary_rows
 
     ref, k_top = result["reference"], _k_top(result)
-    page = Page(f"Reasoning boundary: {', '.join(c['run'] for c in result['comparisons'])} against {ref}")
-    page.heading("Findings")
-    page.findings(findings(result) + collapse_findings(result, drill))
-    page.heading("pass@k and accuracy")
-    page.figure(_curves_figure(result), "passk.png", "pass@k curves of every run")
-    page.figure(_histogram_figure(result), "accuracy_hist.png", "per-problem accuracy histograms")
-    page.table(["run", "pass@1 (ref / run)", f"pass@{k_top} (ref / run)", f"ref − run at k = {k_top}", "crossover k [95% CI]",
-                "ΔSE", "solved: both / ref only / run only / neither"], summary_rows(result))
+    slug = _slug(result["benchmark"])
+    page.heading(f"{prefix}findings")
+    page.findings(findings(result) + step_findings(result) + collapse_findings(result, drill))
+    page.heading(f"{prefix}pass@k and accuracy")
+    page.figure(_curves_figure(result), f"passk_{slug}.png", f"pass@k curves of every run on {result['benchmark']}")
+    page.figure(_histogram_figure(result), f"accuracy_hist_{slug}.png", f"per-problem accuracy histograms on {result['benchmark']}")
+    page.table([h.replace("K", str(k_top)) if "K" in h else h for h in SUMMARY_COLUMNS], summary_rows(result))
     page.table(["k", *result["curves"]], [[k, *(rows[i]["pass_at_k"] for rows in result["curves"].values())]
                                           for i, k in enumerate(result["ks"])])
     page.paragraph("Cover@τ: the fraction of problems whose accuracy is at least τ (a problem solved once by luck among many "
                    "samples counts for pass@k at large k, not here).", note=True)
     page.table(["run", *(f"Cover@{t:g}" for t in result["taus"])], [[name, *vals] for name, vals in result["cover"].items()])
     for scorer, per in result.get("perplexity", {}).items():
-        page.heading(f"Perplexity under {scorer}")
-        page.figure(_perplexity_figure(result, scorer, nll[scorer]), f"perplexity_{_slug(scorer)}.png",
-                    f"per-token NLL under {scorer}")
+        page.heading(f"{prefix}perplexity under {scorer}")
+        page.figure(_perplexity_figure(result, scorer, nll_on(nll[scorer], result["problem_ids"])),
+                    f"perplexity_{slug}_{_slug(scorer)}.png", f"per-token NLL under {scorer}")
         page.table(["run", "samples", "mean NLL / token", "perplexity", "quartiles of NLL / token"],
                    [[name, v["samples"], v["mean"], math.exp(v["mean"]), f"{v['q25']:.3f} / {v['median']:.3f} / {v['q75']:.3f}"]
                     for name, v in per.items()])
-    page.heading("Coverage")
+    page.heading(f"{prefix}coverage")
     for c in result["comparisons"]:
         cov = c["coverage"]
         page.details(f"{c['run']}: problems solved only by {ref} ({len(cov['reference_only'])}), only by {c['run']} "
                      f"({len(cov['run_only'])}), by neither ({len(cov['neither'])})",
                      f"only {ref}: {', '.join(cov['reference_only']) or '-'}\nonly {c['run']}: {', '.join(cov['run_only']) or '-'}\n"
                      f"neither: {', '.join(cov['neither']) or '-'}")
-    page.heading("Per problem")
+    page.heading(f"{prefix}per problem")
     page.paragraph("Search by id, question, gold or answer; click a heading to sort. Accuracy is correct / samples; "
-                   "answers are the most frequent distinct extracted answers with their counts (✓ judged correct).", note=True)
+                   "answers are the most frequent distinct extracted answers with their counts (✓ judged correct); "
+                   "collapsed: the run put at least 90% of its samples on one answer where the reference gave several.",
+                   note=True)
+    from rlscope.boundary.analysis.answers import collapsed
+
     names = list(result["curves"])
     rows = []
-    for pid in sorted(next(iter(drill.values())), key=str):
-        first = drill[names[0]][pid]
+    for pid in result["problem_ids"]:
+        first = drill[ref][pid]
         row: list[Any] = [pid, first["question"][:300], first["gold"]]
         for name in names:
-            d = drill[name].get(pid)
-            if d is None:
-                row += ["—", "—"]
-                continue
+            d = drill[name][pid]
             n = sum(a["count"] for a in d["clusters"])
             c = sum(a["correct"] for a in d["clusters"])
             row += [Raw(f"<span data-v='{c / max(n, 1):.4f}'>{c}/{n}</span>"), Raw(_clusters(d["clusters"]) + _examples(name, d))]
+        row.append(", ".join(name for name in names[1:] if collapsed(first["clusters"], drill[name][pid]["clusters"])) or "—")
         rows.append(row)
-    page.table(["problem", "question", "gold", *(h for name in names for h in (f"{name} accuracy", f"{name} answers"))], rows,
-               searchable=True)
-    page.heading("Runs")
-    for name, manifest in result["manifests"].items():
-        page.details(f"{name}: {result['runs'][name]}", json.dumps(manifest, indent=2) if manifest else "(no manifest)")
-    return page.write(out)
+    page.table(["problem", "question", "gold", *(h for name in names for h in (f"{name} accuracy", f"{name} answers")),
+                "collapsed"], rows, searchable=True)

@@ -170,3 +170,15 @@ def guessable(gold: str | None, small: int = 10) -> bool:
     except ValueError:
         return False
     return value.is_integer() and abs(value) <= small
+
+
+def mcnemar(only_ref: int, only_run: int) -> float:
+    """Exact two-sided McNemar test of paired coverage (solved / not solved per problem by two runs): the
+    p-value of a split at least this uneven of the ``only_ref + only_run`` discordant problems under a fair
+    coin. 1.0 when no problem is discordant. Small p with ``only_ref > only_run``: the reference covers
+    problems the run lost, beyond chance."""
+    m, low = only_ref + only_run, min(only_ref, only_run)
+    if m == 0:
+        return 1.0
+    tail = sum(math.comb(m, i) for i in range(low + 1)) / 2 ** m
+    return min(1.0, 2 * tail)
