@@ -33,17 +33,25 @@ def test_study_runs_and_reports(tmp_path, small_models):
     res = json.loads((out / "study.json").read_text())
     seed0 = res["seeds"][0]
     assert set(seed0["models"]) == {"base", "grpo@1", "grpo@2", "distilled"}
-    for name, c in seed0["comparisons"].items():
-        assert c["problems"] == 6 and c["ks"] == [1, 2, 4, 8]
-        assert all(0.0 <= v <= 1.0 for v in c["base_curve"] + c["other_curve"])
-        assert sum(c["coverage_counts"].values()) == 6
-    assert set(seed0["perplexity"]) == {"base", "grpo@1", "grpo@2", "distilled"}
-    assert all(p["nll_per_token"] > 0 for p in seed0["perplexity"].values())
+    (sec,) = seed0["compare"]["benchmarks"].values()  # the study's analyses are `rlscope boundary compare`'s
+    assert sec["reference"] == "base" and sec["problems"] == 6 and sec["ks"] == [1, 2, 4, 8]
+    assert [c["run"] for c in sec["comparisons"]] == ["grpo@1", "grpo@2", "distilled"]
+    assert [c["step"] for c in sec["comparisons"]] == [1, 2, None]
+    for c in sec["comparisons"]:
+        assert sum(len(v) for v in c["coverage"].values()) == 6
+    for curve in sec["curves"].values():
+        assert all(0.0 <= r["pass_at_k"] <= 1.0 for r in curve)
+    # every model's answers scored under the base: the first ⌈16 / 6⌉ = 3 samples of each problem
+    per = sec["perplexity"]["base"]
+    assert set(per) == {"base", "grpo@1", "grpo@2", "distilled"}
+    assert all(p["mean"] > 0 and p["samples"] == 18 for p in per.values())
     html = (out / "report.html").read_text()
-    assert ">pass@1</th>" in html and html.count("data:image/png;base64") == 2
-    assert "**grpo@2** vs base" in (out / "report.md").read_text()
+    assert "<title>Reasoning-boundary study on the model organism</title>" in html and "<h2>The study</h2>" in html
+    assert html.count("data:image/png;base64") == 3  # pass@k, histograms, perplexity
+    assert "grpo over steps 1, 2: pass@1 / pass@8 =" in html and "Counting only answers with a fully correct chain" in html
+    assert "base catches up with" in html or "No crossover up to k = 8" in html
     # every stage is resumable: a second run redoes nothing and gives the same numbers
     again = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=600)
     assert again.returncode == 0
     res2 = json.loads((out / "study.json").read_text())
-    assert res2["seeds"][0]["comparisons"] == seed0["comparisons"]
+    assert res2["seeds"][0]["compare"]["benchmarks"] == seed0["compare"]["benchmarks"]

@@ -187,25 +187,30 @@ def group_runs(runs: list[RunData], reference: str) -> dict[str, tuple[RunData, 
 def compare_runs(cfg: CompareConfig) -> dict[str, Any]:
     """Every comparison, per benchmark; writes the files named in the module docstring. The result holds
     ``reference``, ``benchmarks`` (name -> section), ``overview`` (one row per benchmark and run) and ``report``."""
-    cfg.validate()
-    base = cfg.base or cfg.runs[0]
-    paths = list(cfg.runs) + ([base] if base not in cfg.runs else [])
-    labels = list(cfg.labels) or [p.resolve().name for p in cfg.runs]
-    labels += [base.resolve().name] * (len(paths) - len(labels))
-    runs = [load_run(p, lab, cfg.coverage_k) for p, lab in zip(paths, labels)]
-    reference = labels[paths.index(base)]
-    groups = group_runs(runs, reference)
-    nlls = {b: _nll([ref, *others]) for b, (ref, others) in groups.items()}
-    sections = {b: compare_benchmark(ref, others, cfg, nlls[b]) for b, (ref, others) in groups.items()}
-    result = {"reference": reference, "benchmarks": sections, "overview": overview(sections),
-              "manifests": {str(r.path): r.manifest for r in runs}}
+    result, drills, nlls = build_comparison(cfg)
     _write(cfg, result)
     if cfg.html:
         from rlscope.report.compare import write_compare_report
 
-        drills = {b: {r.label: r.drill for r in (ref, *others)} for b, (ref, others) in groups.items()}
         result["report"] = write_compare_report(result, drills, nlls, cfg.report)["html"]
     return result
+
+
+def build_comparison(cfg: CompareConfig) -> tuple[dict[str, Any], dict, dict]:
+    """The comparison's result (as :func:`compare_runs`), with what its report shows beyond it: per benchmark, the
+    runs' drill-downs (run -> problem -> drill-down) and scores (scorer -> run -> problem -> per-token NLLs)."""
+    cfg.validate()
+    base = cfg.base or cfg.runs[0]
+    named = list(zip(cfg.runs, cfg.labels or [p.resolve().name for p in cfg.runs]))
+    first = next(((p, lab) for p, lab in named if p == base), (base, base.resolve().name))
+    runs = [load_run(p, lab, cfg.coverage_k) for p, lab in [first, *(x for x in named if x[0] != base)]]  # reference first
+    groups = group_runs(runs, first[1])
+    nlls = {b: _nll([ref, *others]) for b, (ref, others) in groups.items()}
+    sections = {b: compare_benchmark(ref, others, cfg, nlls[b]) for b, (ref, others) in groups.items()}
+    result = {"reference": first[1], "benchmarks": sections, "overview": overview(sections),
+              "manifests": {str(r.path): r.manifest for r in runs}}
+    drills = {b: {r.label: r.drill for r in (ref, *others)} for b, (ref, others) in groups.items()}
+    return result, drills, nlls
 
 
 def compare_benchmark(ref: RunData, others: list[RunData], cfg: CompareConfig,

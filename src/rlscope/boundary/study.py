@@ -1,8 +1,10 @@
 """The reasoning-boundary study end to end on the model organism.
 
 base -> RL variants (checkpoints over steps) + distilled -> sample n answers per held-out
-problem -> verify -> pass@k, crossover, ΔSE, coverage, accuracy histograms, perplexity of RL
-answers under the base, correct-CoT pass@k -> report (JSON + Markdown + HTML).
+problem -> verify -> answers scored under the base (`rlscope boundary perplexity`) -> every run
+compared with the base (`rlscope boundary compare`: pass@k, crossover, ΔSE, coverage, histograms,
+perplexity, answer collapse) + correct-CoT pass@k -> report (JSON + Markdown + HTML), the comparison's
+page with the study's own sections added.
 
 Every stage is resumable (training checkpoints, sampling and verification stores).
 """
@@ -63,7 +65,7 @@ class StudyConfig:
     workers: int = 2
     """Parallel sampling processes (one torch thread each)."""
     perplexity_samples: int = 1024
-    """Answers per model scored under the base for the perplexity analysis."""
+    """Answers per model scored under the base for the perplexity analysis (the first ones of each problem)."""
     progress: bool = True
     """Show progress bars."""
 
@@ -102,7 +104,8 @@ def _parallel(jobs: list[tuple], workers: int) -> list:
 
 def run_study(cfg: StudyConfig) -> dict:
     from rlscope.boundary.analysis.boundary import compare
-    from rlscope.boundary.analysis.organism import cot_counts, perplexity_under
+    from rlscope.boundary.analysis.organism import cot_counts
+    from rlscope.boundary.compare import CompareConfig, build_comparison
     from rlscope.boundary.organism.distill import DistillConfig, distill
     from rlscope.boundary.organism.task import sample_problems, write_benchmark
     from rlscope.boundary.rl.trainer import RLConfig, train
@@ -118,10 +121,11 @@ def run_study(cfg: StudyConfig) -> dict:
 
         raise RlscopeError(f"--min-ops {cfg.min_ops} / --max-ops {cfg.max_ops}: expected 1 <= min_ops <= max_ops")
     held_out = sample_problems(cfg.problems, "test", seed=12345, min_ops=cfg.min_ops, max_ops=cfg.max_ops)
-    bench_path = write_benchmark(held_out, out / "test.jsonl")
+    bench_path = write_benchmark(held_out, out / "organism.jsonl")
     bench = f"jsonl:{bench_path}"
     timings: dict[str, float] = {}
-    per_seed = []
+    per_seed: list[dict] = []
+    pages: list[tuple[dict, dict]] = []  # the first seed's drill-downs and scores, for the report
     for seed in cfg.seeds:
         sdir = out / f"seed{seed}"
         models: dict[str, str] = {"base": base}
@@ -148,16 +152,28 @@ def run_study(cfg: StudyConfig) -> dict:
         names = list(models)
         runs = {m: sdir / "runs" / m.replace("@", "_step") for m in names}
         jobs = [(models[m], bench, runs[m], cfg.n, cfg.temperature, seed, False) for m in names]
-        counts = dict(zip(names, _parallel(jobs, cfg.workers)))
+        _parallel(jobs, cfg.workers)
         timings["sample_verify_s"] = timings.get("sample_verify_s", 0) + time.perf_counter() - t
         t = time.perf_counter()
-        comparisons = {m: compare(m, counts["base"], counts[m]).summary() for m in names if m != "base"}
+        _score_under(base, [runs[m] for m in names], -(-cfg.perplexity_samples // cfg.problems))
+        cmp, drills, nlls = build_comparison(CompareConfig(runs=tuple(runs[m] for m in names), labels=tuple(names),
+                                                           report=sdir / "compare", seed=seed, html=False))
         cot = {m: cot_counts(runs[m]) for m in names}
         cot_cmp = {m: compare(m + " (correct CoT)", cot["base"], cot[m], n_boot=0).summary() for m in names if m != "base"}
-        ppl = perplexity_under(base, runs, cfg.perplexity_samples, seed)
         timings["analysis_s"] = timings.get("analysis_s", 0) + time.perf_counter() - t
-        per_seed.append({"seed": seed, "models": models, "comparisons": comparisons, "cot_comparisons": cot_cmp, "perplexity": ppl})
+        per_seed.append({"seed": seed, "models": models, "compare": cmp, "cot_comparisons": cot_cmp})
+        if not pages:
+            pages.append((drills, nlls))
     result = {"config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}, "seeds": per_seed, "timings": timings}
     atomic_write_text(out / "study.json", json.dumps(result, indent=2, default=str) + "\n")
-    result["report"] = write_report(result, out)
+    result["report"] = write_report(result, *pages[0], out)
     return result
+
+
+def _score_under(model: str, runs: list[Path], per_problem: int) -> None:
+    """Score the first ``per_problem`` samples of each problem of each run under ``model``, stored with the runs as
+    "base" (resumable; `compare` reads them)."""
+    from rlscope.boundary.perplexity import PerplexityConfig, score_run
+
+    for run in runs:
+        score_run(PerplexityConfig(run=run, scorer=model, name="base", limit=per_problem, batch_size=64, progress=False))
