@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from rlscope.report.browser import check_page, dump_dom, find_browser
+from rlscope.report.browser import check_page, dump_dom, find_browser, screenshot
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 ENV.pop("RLSCOPE_LOG", None)
@@ -122,6 +122,14 @@ def test_report_reads_and_works_in_a_browser(runs):
     searched = re.search(r'class="search"[^>]*data-table="(table\d+)"', dom)[1]
     assert re.search(rf'<table id="{searched}" data-shown="(\d+)"', dom)[1] == "1"  # one row of six shown
     assert dom.count('style="display: none;"') == 5
+    # a screenshot shows the plots: the compared run's curve and bars in matplotlib's first colour (#1f77b4)
+    import numpy as np
+    from PIL import Image
+
+    shot = np.asarray(Image.open(screenshot(page, tmp / "rep.png")).convert("RGB")).astype(int)
+    blue = (np.abs(shot - [0x1F, 0x77, 0xB4]) < 25).all(axis=2)
+    rows = np.flatnonzero(blue.any(axis=1))
+    assert blue.sum() > 1000 and rows[-1] - rows[0] > 300  # in both figures, one above the other
     md = (tmp / "rep" / "report.md").read_text()
     assert "![pass@k curves of every run on arith](passk_arith.png)" in md and (tmp / "rep" / "passk_arith.png").exists()
 

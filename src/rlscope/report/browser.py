@@ -93,7 +93,26 @@ def dump_dom(html_path: str | Path, fragment: str = "", timeout_s: float = 60.0)
         return _run(cmd, timeout_s)
 
 
-def _run(cmd: list[str], timeout_s: float) -> str:
+def screenshot(html_path: str | Path, png_path: str | Path, width: int = 1100, height: int = 3000,
+               timeout_s: float = 60.0) -> Path:
+    """A PNG of a page as headless Chromium renders it in a ``width`` x ``height`` window (its top part, scripts run)."""
+    page, png = Path(html_path).resolve(), Path(png_path).resolve()
+    if not page.is_file():
+        raise RlscopeError(f"{page}: no such page")
+    browser = find_browser()
+    if browser is None:
+        raise RlscopeError(f"no Chromium found on PATH (tried {', '.join(BROWSERS)}); on Debian: apt-get install {BROWSER_PACKAGE}")
+    png.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rlscope-browser-") as profile:
+        _run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+              f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--hide-scrollbars",
+              f"--window-size={width},{height}", f"--screenshot={png}", page.as_uri()], timeout_s, want_output=False)
+    if not png.is_file():
+        raise RlscopeError(f"{browser} wrote no screenshot of {page}")
+    return png
+
+
+def _run(cmd: list[str], timeout_s: float, want_output: bool = True) -> str:
     """Run the browser in its own process group (it forks helpers); kill the group on timeout."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -102,7 +121,7 @@ def _run(cmd: list[str], timeout_s: float) -> str:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         raise RlscopeError(f"{cmd[0]} did not finish within {timeout_s:.0f} s") from None
-    if proc.returncode != 0 or not out.strip():
+    if proc.returncode != 0 or (want_output and not out.strip()):
         reason = (err.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise RlscopeError(f"{cmd[0]} failed: {reason}")
     return out
