@@ -33,16 +33,21 @@ def rlscope(*args, cwd=None, check=True):
     return proc
 
 
-def completions(problems, correct, n, spread):
+OWN = {("aime24", "base"): {"token_logprobs": [None, -1.0, -0.5]}, ("aime24", "rl"): {"logprob": -0.2, "num_tokens": 4}}
+"""Log-probabilities under the sampling model, given with the imported lines: token entropy 1.5 / 2 and 0.2 / 4."""
+
+
+def completions(problems, correct, n, spread, extra=None):
     """``correct[i]`` samples give problem i's gold; the rest give other problems' golds (``spread`` distinct ones,
-    in turn)."""
+    in turn); ``extra``: more fields of every line."""
     lines = []
     for i, (p, c) in enumerate(zip(problems, correct)):
         wrong = [problems[(i + 1 + j) % len(problems)].answer for j in range(spread)]
         assert all(w != p.answer for w in wrong)
         for s in range(n):
             answer = p.answer if s < c else wrong[(s - c) % spread]
-            lines.append({"problem_id": p.problem_id, "completion": f"Working through it, the answer is $\\boxed{{{answer}}}$."})
+            lines.append({"problem_id": p.problem_id, "completion": f"Working through it, the answer is $\\boxed{{{answer}}}$.",
+                          **(extra or {})})
     return lines
 
 
@@ -87,7 +92,8 @@ def real_runs(shared_data, tmp_path_factory):
         made[bench] = problems
         for name, (correct, n, spread) in table.items():
             comp = tmp / f"{bench}_{name}.jsonl"
-            comp.write_text("".join(json.dumps(x) + "\n" for x in completions(problems, correct, n, spread)))
+            lines = completions(problems, correct, n, spread, OWN.get((bench, name)))
+            comp.write_text("".join(json.dumps(x) + "\n" for x in lines))
             run = tmp / "runs" / bench / name
             rlscope("boundary", "import", "--benchmark", bench, "--data", data, "--completions", comp, "--run", run,
                     "--limit", count)
@@ -128,6 +134,7 @@ def test_every_analysis_matches_hand_values_on_two_benchmarks(real_runs):
     assert cov["run_only"] == [] and cov["neither"] == [ids[0]] and c["run_solves_subset_of_reference"]
     assert c["coverage_mcnemar_p"] == pytest.approx(2 * 0.5 ** 5)
     assert a["comparisons"][0]["coverage_mcnemar_p"] == pytest.approx(1.0)  # one discordant problem
+    assert a["token_entropy"] == pytest.approx({"base": 0.75, "rl": 0.05}) and m["token_entropy"] == {}
     assert set(m["guessable"]) == GUESSABLE_MATH
     keep = {i for i, p in enumerate(ids) if p not in GUESSABLE_MATH}
     wg = c["without_guessable"]
@@ -145,6 +152,7 @@ def test_every_analysis_matches_hand_values_on_two_benchmarks(real_runs):
     assert "in 5 of them that answer is wrong although base found the right one" in page  # collapse onto a wrong answer
     assert html.escape(problems["math500"][4].question[:60]) in page  # real question text, in the drill-down
     assert "\\left( 3, \\frac{\\pi}{2} \\right)" in page
+    assert "nats per token): base 0.750, rl 0.050." in page
 
 
 def test_labels_with_steps_trend(real_runs):

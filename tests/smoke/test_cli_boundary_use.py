@@ -215,6 +215,11 @@ def test_an_import_file_with_bad_bytes_or_values_is_named_by_line(tmp_path, benc
     one_line_error(rlscope(*imp, bad, check=False), f"{bad}:2: not UTF-8 (byte 0xe9")
     neg = completions(tmp_path / "neg.jsonl", [{"problem_id": "q1", "sample_idx": -1, "completion": "x"}])
     one_line_error(rlscope(*imp, neg, check=False), f"{neg}:1: sample_idx must be an integer >= 0")
+    lps = completions(tmp_path / "lps.jsonl", [{"problem_id": "q1", "completion": "x", "token_logprobs": [-0.5]},
+                                               {"problem_id": "q1", "completion": "y", "token_logprobs": "-0.5"}])
+    one_line_error(rlscope(*imp, lps, check=False), f"{lps}:2: problem q1: token_logprobs must be a list of numbers")
+    lp = completions(tmp_path / "lp.jsonl", [{"problem_id": "q1", "completion": "x", "logprob": -2.0}])
+    one_line_error(rlscope(*imp, lp, check=False), f"{lp}:1: problem q1: logprob needs a number and num_tokens a positive")
     assert not (run / "results.sqlite").exists() or stored(run) == []
 
 

@@ -94,6 +94,9 @@ class RunData:
     drill: dict[str, dict[str, Any]]
     """problem id -> question, gold, answer clusters, example completions."""
     manifest: dict[str, Any]
+    own: dict[str, tuple[float, int]] = dataclasses.field(default_factory=dict)
+    """problem id -> (summed log-probability, tokens) of its samples under the model that drew them (scores
+    named ``self``), where the run has them."""
 
     @property
     def step(self) -> int | None:
@@ -118,7 +121,13 @@ def load_run(path: Path, label: str, coverage_k: int = 0) -> RunData:
 
     store = open_run(path)
     try:
+        from rlscope.boundary.sample import SELF_SCORER
+
         settings = store.get_meta("sampling") or store.get_meta("import") or {}
+        own: dict[str, tuple[float, int]] = {}
+        for (pid, _), (lp, n) in store.scores(SELF_SCORER).items():
+            a, b = own.get(pid, (0.0, 0))
+            own[pid] = (a + lp, b + n)
         questions = {f["problem_id"]: f["question"] for f, _ in store.problems()}
         counts, solved, drill = {}, {}, {}
         for pid, group in itertools.groupby(store.iter_samples(), key=lambda r: r["problem_id"]):
@@ -131,7 +140,7 @@ def load_run(path: Path, label: str, coverage_k: int = 0) -> RunData:
         store.close()
     if not counts:
         raise RlscopeError(f"{path}: no verified samples; run `rlscope boundary verify --run {path}` first")
-    return RunData(path, label, benchmark_name(settings), counts, solved, drill, _manifest(path))
+    return RunData(path, label, benchmark_name(settings), counts, solved, drill, _manifest(path), own)
 
 
 def _drill(question: str, recs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -284,6 +293,7 @@ def compare_benchmark(ref: RunData, others: list[RunData], cfg: CompareConfig,
         "guessable": [p for p, e in zip(shared, easy) if e],
         "taus": TAUS, "cover": {lab: cover_at_tau(n[lab], c[lab], TAUS) for lab in n},
         "solved": {lab: {"never": int((c[lab] == 0).sum()), "always": int((c[lab] == n[lab]).sum())} for lab in n},
+        "token_entropy": {r.label: token_entropy(r.own, shared) for r in allruns if any(p in r.own for p in shared)},
         "answer_entropy": {r.label: float(np.mean([answer_entropy(r.drill[p]["clusters"]) for p in shared])) for r in allruns},
         "perplexity": {scorer: {lab: {"mean": float(v.mean()), "q25": float(np.quantile(v, 0.25)),
                                       "median": float(np.median(v)), "q75": float(np.quantile(v, 0.75)), "samples": int(len(v))}
@@ -297,12 +307,26 @@ def _nll(runs: list[RunData]) -> dict[str, dict[str, dict[str, list[float]]]]:
     from rlscope.boundary.perplexity import common_scorers, nll_per_token
 
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    from rlscope.boundary.sample import SELF_SCORER
+
     for scorer in common_scorers([r.path for r in runs]):
+        if scorer == SELF_SCORER:  # each run under its own model: its token entropy, not a shared yardstick
+            continue
         for r in runs:
             by = out.setdefault(scorer, {}).setdefault(r.label, {})
             for (p, _), x in nll_per_token(r.path, scorer).items():
                 by.setdefault(p, []).append(x)
     return out
+
+
+def token_entropy(own: dict[str, tuple[float, int]], problems: list[str]) -> float:
+    """Mean token entropy (nats per token) of a run's samples on ``problems``, estimated from their log-probabilities
+    under the model that drew them: the summed negative log-probability over the summed tokens (exact in
+    expectation when the samples were drawn at temperature 1 without truncation; under truncated or cooler
+    sampling, the cross-entropy of the sampling distribution under the model)."""
+    lp = sum(own[p][0] for p in problems if p in own)
+    n = sum(own[p][1] for p in problems if p in own)
+    return -lp / max(n, 1)
 
 
 def nll_on(per_run: dict[str, dict[str, list[float]]], problems: list[str]) -> dict[str, np.ndarray]:

@@ -191,12 +191,37 @@ def _progress(enabled: bool, total: int, initial: int):
     return tqdm(total=total, initial=initial, unit="sample", dynamic_ncols=True)
 
 
-def read_completions(path: Path, known_ids: set[str]) -> list[tuple[int, GenerationRow, bool]]:
-    """Parse an import file: (line, row, whether the line gave its sample_idx). Without ``sample_idx`` a
-    problem's lines are numbered in file order (after any numbered ones, see :func:`run_import`)."""
+SELF_SCORER = "self"
+"""Scorer name under which a run keeps its samples' log-probabilities under the model that drew them (imported
+``token_logprobs`` / ``logprob``, or `rlscope boundary perplexity --scorer THAT_MODEL --name self`); `compare`
+turns them into each run's token entropy."""
+
+
+def _logprob(rec: dict, pid: str, path: Path, lineno: int) -> tuple[float, int] | None:
+    """An import line's own log-probability: ``token_logprobs`` (one number per completion token; a leading null
+    is skipped), or ``logprob`` (their sum) with ``num_tokens``; None when the line has neither."""
+    if rec.get("token_logprobs") is not None:
+        vals = rec["token_logprobs"]
+        if not isinstance(vals, list) or not all(v is None or isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            raise DataError(f"problem {pid}: token_logprobs must be a list of numbers", str(path), lineno)
+        vals = [v for v in vals if v is not None]
+        return (float(sum(vals)), len(vals)) if vals else None
+    if rec.get("logprob") is None:
+        return None
+    lp, n = rec["logprob"], rec.get("num_tokens")
+    if not isinstance(lp, (int, float)) or isinstance(lp, bool) or not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise DataError(f"problem {pid}: logprob needs a number and num_tokens a positive integer, got {lp!r} and {n!r}",
+                        str(path), lineno)
+    return float(lp), n
+
+
+def read_completions(path: Path, known_ids: set[str]) -> list[tuple[int, GenerationRow, bool, tuple[float, int] | None]]:
+    """Parse an import file: (line, row, whether the line gave its sample_idx, its own log-probability and token
+    count if given). Without ``sample_idx`` a problem's lines are numbered in file order (after any numbered ones,
+    see :func:`run_import`)."""
     if path.is_dir() or not path.exists():
         raise RlscopeError(f"{path}: no such completions file")
-    out: list[tuple[int, GenerationRow, bool]] = []
+    out: list[tuple[int, GenerationRow, bool, tuple[float, int] | None]] = []
     counts: dict[str, int] = {}
     seen: dict[tuple[str, int], int] = {}
     with open(path, "rb") as fh:
@@ -230,7 +255,9 @@ def read_completions(path: Path, known_ids: set[str]) -> list[tuple[int, Generat
             if (pid, idx) in seen:
                 raise DataError(f"problem {pid} sample {idx} is also on line {seen[pid, idx]}", str(path), lineno)
             seen[pid, idx] = lineno
-            out.append((lineno, GenerationRow(pid, idx, clean_text(rec["completion"]), source="import"), given is not None))
+            own = _logprob(rec, pid, path, lineno)
+            row = GenerationRow(pid, idx, clean_text(rec["completion"]), num_tokens=own and own[1], source="import")
+            out.append((lineno, row, given is not None, own))
     if not out:
         raise DataError("no completions in file", str(path))
     return out
@@ -263,13 +290,13 @@ def run_import(cfg: ImportConfig) -> ImportSummary:
                 for pid, idx in stored:
                     after[pid] = max(after.get(pid, 0), idx + 1)
                 shifted = []
-                for lineno, row, given in lines:
+                for lineno, row, given, own in lines:
                     if not given:
                         row = dataclasses.replace(row, sample_idx=row.sample_idx + after.get(row.problem_id, 0))
-                    shifted.append((lineno, row, given))
+                    shifted.append((lineno, row, given, own))
                 lines = shifted
-            new = [row for _, row, _ in lines if (row.problem_id, row.sample_idx) not in stored]
-            changed = [(lineno, row) for lineno, row, _ in lines
+            new = [row for _, row, _, _ in lines if (row.problem_id, row.sample_idx) not in stored]
+            changed = [(lineno, row) for lineno, row, _, _ in lines
                        if stored.get((row.problem_id, row.sample_idx), row.completion) != row.completion]
             if changed and not cfg.replace:
                 lineno, row = changed[0]
@@ -286,7 +313,8 @@ def run_import(cfg: ImportConfig) -> ImportSummary:
             for chunk in _chunks(new, 5000):
                 inserted += store.put_generations(chunk)
             replaced = store.replace_generations([row for _, row in changed]) if changed else 0
-            return ImportSummary(problems=len({row.problem_id for _, row, _ in lines}), requested=len(lines),
+            store.put_scores(SELF_SCORER, [(row.problem_id, row.sample_idx, *own) for _, row, _, own in lines if own])
+            return ImportSummary(problems=len({row.problem_id for _, row, _, _ in lines}), requested=len(lines),
                                  already=len(lines) - inserted - replaced, generated=inserted, tokens=0,
                                  seconds=time.perf_counter() - start, replaced=replaced)
         finally:

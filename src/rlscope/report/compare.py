@@ -24,6 +24,10 @@ def findings(result: dict[str, Any]) -> list[str]:
     out = [f"{len(result['comparisons'])} run(s) compared with {ref} on {result['problems']} problems of "
            f"{result['benchmark']}; pass@k up to k = {result['ks'][-1]} (the smallest number of samples per problem "
            "among the runs)."]
+    tok = result.get("token_entropy") or {}
+    if tok:
+        out.append("Token entropy, from each run's log-probabilities under its own model (nats per token): "
+                   + ", ".join(f"{name} {v:.3f}" for name, v in tok.items()) + ".")
     ent = result.get("answer_entropy") or {}
     if ent:
         out.append("Output entropy over distinct answers, mean per problem (bits): "
