@@ -5,6 +5,11 @@ completion's token log-probabilities given the prompt, and its number of tokens.
 run (one row per sample and scorer), in batches, so an interrupted run continues where it stopped and a
 finished one costs nothing. ``rlscope boundary compare`` reads them: the paper's perplexity figure (an RL
 model's answers are likely under its base; the base cannot have produced what it finds unlikely).
+
+Backends: ``hf`` (transformers, CPU or GPU) and ``vllm`` (the offline engine's prompt logprobs) score the
+same tokens: the completion tokenized after the prompt, then the end-of-sequence token. ``openai`` asks an
+OpenAI-compatible server for the prompt logprobs of prompt + completion (echo), as the server tokenizes the
+text whole and with no end-of-sequence token: score the runs you compare with one backend.
 """
 
 from __future__ import annotations
@@ -28,26 +33,66 @@ class PerplexityConfig:
     run: Path
     """Run directory (sampled or imported)."""
     scorer: str
-    """The scoring model: a local transformers model directory (hf)."""
-    backend: Literal["hf"] = "hf"
-    """Scoring backend (transformers, CPU or GPU)."""
+    """The scoring model. hf: a local transformers directory; vllm: a model name or directory; openai: MODEL@URL
+    (the served model name and the API root, e.g. qwen@http://127.0.0.1:8000/v1; key from $OPENAI_API_KEY)."""
+    backend: Literal["hf", "vllm", "openai"] = "hf"
+    """Scoring backend: hf (transformers, CPU or GPU), vllm (offline engine, GPU) or openai (an OpenAI-compatible
+    server returning prompt logprobs with echo, such as `vllm serve`)."""
     name: str | None = None
-    """Name the scores are stored under (default: the scorer's directory name); give runs the same name to compare them."""
+    """Name the scores are stored under (default: the scorer's model name, without its directory or URL); give runs the
+    same name to compare them."""
     batch_size: int = 16
-    """Samples scored per forward pass."""
+    """Samples scored per forward pass (hf), per engine call (vllm: hundreds keep the GPU busy) or per request (openai);
+    each batch is stored as it finishes."""
     limit: int = 0
     """Samples scored per problem (0: all)."""
     template: str | None = None
     """Prompt template for problems stored without a prompt (imported runs), e.g. qwen-boxed; a stored prompt wins."""
     progress: bool = True
+    """Show a progress bar."""
 
     def validate(self) -> None:
+        """Every option checked before the run is touched (one line naming the option)."""
         require(self.batch_size >= 1, "--batch-size", "a positive number of samples", self.batch_size)
         require(self.limit >= 0, "--limit", "0 (all samples) or a positive number per problem", self.limit)
+        if self.backend == "openai":
+            parse_endpoint(self.scorer)
 
     @property
     def label(self) -> str:
-        return self.name or Path(self.scorer.rstrip("/")).name
+        """The name the scores are stored under."""
+        model = parse_endpoint(self.scorer)[0] if self.backend == "openai" else self.scorer
+        return self.name or Path(model.rstrip("/")).name
+
+
+def parse_endpoint(scorer: str) -> tuple[str, str]:
+    """``MODEL@URL`` -> ``(MODEL, URL)``: the served model name and the server's API root (no trailing slash).
+
+    The last ``@`` splits them, and the URL must start with http:// or https:// (no credentials in it: the
+    key belongs in ``$OPENAI_API_KEY``); anything else raises an error naming ``--scorer`` and the form expected.
+    """
+    model, sep, url = scorer.rpartition("@")
+    if not sep or not model.strip() or not url.startswith(("http://", "https://")):
+        raise RlscopeError(f"--scorer {scorer!r}: the openai backend expects MODEL@URL, the served model name and the "
+                           "API root, e.g. qwen@http://127.0.0.1:8000/v1")
+    return model, url.rstrip("/")
+
+
+def make_scorer(cfg: PerplexityConfig):
+    """The scoring model of ``cfg.backend``: an object with ``score(prompts, completions, batch_size)`` returning
+    ``(sum of the completion's token log-probabilities, number of tokens)`` per sample."""
+    if cfg.backend == "openai":
+        from rlscope.llm.openai_compat import OpenAISampler
+
+        model, url = parse_endpoint(cfg.scorer)
+        return OpenAISampler(model, base_url=url)
+    if cfg.backend == "vllm":
+        from rlscope.llm.vllm import VLLMSampler
+
+        return VLLMSampler(cfg.scorer)
+    from rlscope.llm.hf import HFSampler
+
+    return HFSampler(cfg.scorer, batch_size=cfg.batch_size)
 
 
 def score_run(cfg: PerplexityConfig) -> dict[str, float | int | str]:
@@ -72,9 +117,8 @@ def score_run(cfg: PerplexityConfig) -> dict[str, float | int | str]:
         raise RlscopeError(f"{cfg.run}: problem(s) {', '.join(missing[:5])} have no stored prompt to score the completion "
                            "after (an imported run); pass --template NAME to render one (e.g. --template qwen-boxed)")
     if todo:
-        from rlscope.llm.hf import HFSampler
-
-        scorer = HFSampler(cfg.scorer, batch_size=cfg.batch_size)
+        log.info("scoring %d samples of %s under %s (%s backend)", len(todo), cfg.run, cfg.label, cfg.backend)
+        scorer = make_scorer(cfg)
         with writer(cfg.run, "perplexity"):
             store = open_run(cfg.run)
             try:

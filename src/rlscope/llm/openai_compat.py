@@ -11,6 +11,9 @@ of one prompt even though they arrive as separate calls.
 carries the seed of the group's first request only (vLLM then seeds its ``i``-th
 choice with ``seed + i``), so the draws depend on how requests were grouped, and a
 resumed run does not reproduce an uninterrupted one.
+
+:meth:`OpenAISampler.score` asks for prompt logprobs instead (``echo`` with ``max_tokens=0``), for
+``rlscope boundary perplexity --backend openai``.
 """
 
 from __future__ import annotations
@@ -169,6 +172,38 @@ class OpenAISampler:
             pool.shutdown(wait=False, cancel_futures=True)
         return results  # type: ignore[return-value]
 
+    def score(self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 16) -> list[tuple[float, int]]:
+        """Log-likelihood of each completion given its prompt, from the server's prompt logprobs:
+        ``(sum log p, number of tokens)``, as :meth:`rlscope.llm.hf.HFSampler.score` returns it.
+
+        Each ``batch_size`` texts (prompt + completion) go as one ``/completions`` call with ``echo``,
+        ``logprobs`` and ``max_tokens=0``: the server returns the log-probability of every token of the text
+        it was given (see :func:`completion_logprob` for which tokens are the completion's). The server
+        tokenizes the text whole, and no end-of-sequence token follows it, so unlike the hf and vllm scores
+        the probability of stopping is not included.
+        """
+        if self.mode != "completions":
+            raise RlscopeError("openai backend: scoring needs mode='completions' (prompt logprobs come from /completions)")
+        if len(prompts) != len(completions):
+            raise RlscopeError(f"score: {len(prompts)} prompts but {len(completions)} completions")
+        if batch_size < 1:
+            raise RlscopeError(f"score: batch_size must be >= 1, got {batch_size}")
+        out: list[tuple[float, int]] = []
+        for start in range(0, len(prompts), batch_size):
+            comps = list(completions[start : start + batch_size])
+            texts = [p + c for p, c in zip(prompts[start : start + batch_size], comps)]
+            body: dict[str, Any] = {"model": self.model, "prompt": texts, "max_tokens": 0, "echo": True, "logprobs": 1,
+                                    "temperature": 0.0}
+            body.update(self.extra_body)
+            hint = "; this server may not take a list of prompts: score with batch size 1" if len(texts) > 1 else ""
+            choices = self._choices(self._send(json.dumps(body).encode()), len(texts), hint)
+            for text, comp, choice in zip(texts, comps, choices):
+                try:
+                    out.append(completion_logprob(choice.get("logprobs"), text, choice.get("text"), len(comp)))
+                except ValueError as exc:
+                    raise RlscopeError(f"{self.url}: {exc}") from None
+        return out
+
     def _payload(self, request: SampleRequest, n: int, params: SamplingParams) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
@@ -192,7 +227,10 @@ class OpenAISampler:
         self, request: SampleRequest, n: int, params: SamplingParams, abort: threading.Event | None = None
     ) -> list[Completion]:
         """One call with retries; returns ``n`` completions. Gives up early once ``abort`` is set."""
-        data = json.dumps(self._payload(request, n, params)).encode()
+        return self._parse(self._send(json.dumps(self._payload(request, n, params)).encode(), abort), n)
+
+    def _send(self, data: bytes, abort: threading.Event | None = None) -> dict[str, Any]:
+        """POST ``data`` with retries (429/5xx, refused, reset, timed out); gives up early once ``abort`` is set."""
         attempts = self.max_retries + 1
         for attempt in range(attempts):
             try:
@@ -212,7 +250,7 @@ class OpenAISampler:
                         raise self._give_up(exc, attempt + 1) from exc
                 else:
                     time.sleep(delay)
-        return self._parse(response, n)
+        return response
 
     def _post(self, data: bytes) -> dict[str, Any]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -259,15 +297,19 @@ class OpenAISampler:
             "(or raise --timeout-s / lower --concurrency if it is overloaded)"
         )
 
-    def _parse(self, response: dict[str, Any], n: int) -> list[Completion]:
+    def _choices(self, response: dict[str, Any], n: int, hint: str = "") -> list[dict[str, Any]]:
+        """The ``n`` choices of a response, in index order; an error answer or another count raises."""
         choices = response.get("choices")
         if "error" in response and not choices:
             raise RlscopeError(f"{self.url} answered with an error: {_error_message(json.dumps(response).encode())}")
-        if not isinstance(choices, list) or len(choices) != n:
+        if not isinstance(choices, list) or len(choices) != n or not all(isinstance(c, dict) for c in choices):
             got = len(choices) if isinstance(choices, list) else "no"
-            hint = "; this server may not support n > 1: set group_by_prompt=False" if n > 1 else ""
             raise RlscopeError(f"{self.url} returned {got} choices, expected {n}{hint}")
-        choices = sorted(choices, key=lambda c: c.get("index", 0))
+        return sorted(choices, key=lambda c: c.get("index", 0))
+
+    def _parse(self, response: dict[str, Any], n: int) -> list[Completion]:
+        hint = "; this server may not support n > 1: set group_by_prompt=False" if n > 1 else ""
+        choices = self._choices(response, n, hint)
         texts = [self._text(c) for c in choices]
         usage = response.get("usage") or {}
         total = usage.get("completion_tokens")
@@ -294,6 +336,55 @@ class OpenAISampler:
             raise RlscopeError(f"{self.url} returned a choice whose {field} is {json.dumps(text)}, not a string "
                                "(nothing is stored for that request)")
         return text
+
+
+NEEDS_ECHO = "scoring needs echo + logprobs support on /completions (vLLM's `vllm serve` has it)"
+
+
+def completion_logprob(logprobs: Any, sent: str, echoed: Any, completion_chars: int) -> tuple[float, int]:
+    """Sum and count of the log-probabilities of the tokens of the last ``completion_chars`` characters of ``sent``.
+
+    Parameters
+    ----------
+    logprobs : dict
+        A choice's OpenAI-style ``logprobs`` for the echoed text: ``tokens``, ``token_logprobs`` (the first
+        is None: nothing precedes it) and ``text_offset`` (each token's first character), one entry per token.
+    sent : str
+        The text sent (prompt + completion).
+    echoed : str or None
+        The choice's ``text``: ``sent``, followed by whatever the server generated anyway.
+    completion_chars : int
+        Length of the completion, the tail of ``sent``.
+
+    The boundary is counted back from the end of ``sent`` (the last token's offset plus its length, less what
+    was generated after ``sent``), not forward from its start: vLLM's offsets add up the tokens' decoded
+    texts, where a BOS token it puts in front adds characters and a special token of the prompt may add
+    none. Tokens starting at or after the boundary are the completion's; a token straddling it counts
+    with the prompt. Raises ValueError (with the reason) on missing or malformed logprobs.
+    """
+    if not isinstance(logprobs, dict) or not isinstance(logprobs.get("token_logprobs"), list) \
+            or not logprobs["token_logprobs"]:
+        raise ValueError(f"returned no prompt logprobs: {NEEDS_ECHO}")
+    tokens, values, offsets = logprobs.get("tokens"), logprobs["token_logprobs"], logprobs.get("text_offset")
+    if not isinstance(tokens, list) or not isinstance(offsets, list) or not len(tokens) == len(values) == len(offsets) \
+            or not all(isinstance(t, str) for t in tokens) or not all(isinstance(o, int) for o in offsets):
+        raise ValueError("returned malformed logprobs: expected tokens (strings), token_logprobs and text_offset "
+                         "(integers) as lists of one length")
+    if isinstance(echoed, str) and not echoed.startswith(sent):
+        raise ValueError(f"did not echo the text sent: {NEEDS_ECHO}")
+    generated = len(echoed) - len(sent) if isinstance(echoed, str) else 0
+    end = offsets[-1] + len(tokens[-1]) - generated
+    if end < completion_chars:
+        raise ValueError(f"returned tokens spelling {end} characters, fewer than the completion's {completion_chars}")
+    boundary = end - completion_chars
+    total, count = 0.0, 0
+    for off, value in zip(offsets, values):
+        if boundary <= off < end:
+            if not isinstance(value, (int, float)):
+                raise ValueError(f"returned no logprob ({value!r}) for a completion token at character {off}")
+            total += value
+            count += 1
+    return total, count
 
 
 def _group_indices(requests: Sequence[SampleRequest]) -> list[list[int]]:

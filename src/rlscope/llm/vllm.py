@@ -7,6 +7,9 @@ prompt's KV blocks across requests, within a batch as well as across batches.
 
 The same seed gives the same sample up to numerics: vLLM's kernels are not batch-invariant,
 so a sample drawn in a different batch can, rarely, diverge once logits differ in the last bits.
+
+:meth:`VLLMSampler.score` reads the engine's prompt logprobs instead (``rlscope boundary perplexity
+--backend vllm``).
 """
 
 from __future__ import annotations
@@ -110,3 +113,73 @@ class VLLMSampler:
                 )
             )
         return completions
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str], batch_size: int = 64) -> list[tuple[float, int]]:
+        """Log-likelihood of each completion given its prompt: ``(sum log p, number of tokens)``.
+
+        Tokenized as :meth:`rlscope.llm.hf.HFSampler.score` does (the prompt with the tokenizer's special
+        tokens, then the completion, then the end-of-sequence token when the model has one), so both backends
+        score the same tokens. Every text goes to the engine as token ids with ``prompt_logprobs=0``, which
+        returns each position's log-probability of the token there; the completion's positions are summed.
+        ``batch_size`` is unused: the engine schedules its own batches.
+        """
+        if len(prompts) != len(completions):
+            raise RlscopeError(f"score: {len(prompts)} prompts but {len(completions)} completions")
+        if not prompts:
+            return []
+        tokenizer = self.llm.get_tokenizer()
+        eos = self._eos_id(tokenizer)
+        rows, starts = [], []
+        for prompt, completion in zip(prompts, completions):
+            p_ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+            if not p_ids:
+                p_ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos]
+            c_ids = list(tokenizer(completion, add_special_tokens=False)["input_ids"]) + ([eos] if eos is not None else [])
+            rows.append(p_ids + c_ids)
+            starts.append(len(p_ids))
+        params = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0)
+        try:
+            outputs = self.llm.generate([{"prompt_token_ids": ids} for ids in rows], params, use_tqdm=self.use_tqdm)
+        except ValueError as exc:  # e.g. a text longer than the engine's max_model_len
+            raise RlscopeError(f"vLLM refused the texts to score: {exc}") from exc
+        if len(outputs) != len(rows):
+            raise RlscopeError(f"vLLM returned {len(outputs)} outputs for {len(rows)} texts to score")
+        return [completion_logprob(out.prompt_logprobs, ids, start) for out, ids, start in zip(outputs, rows, starts)]
+
+    def _eos_id(self, tokenizer) -> int | None:
+        """The end-of-sequence token appended to a completion, chosen as HFSampler does: the smallest of the
+        model's EOS ids (its generation config, else its config, read from disk or the local hub cache), else
+        the tokenizer's."""
+        eos = None
+        try:
+            from transformers import AutoConfig, GenerationConfig
+
+            try:
+                eos = GenerationConfig.from_pretrained(self.model, local_files_only=True).eos_token_id
+            except OSError:  # no generation_config.json: transformers derives one from the model config
+                eos = AutoConfig.from_pretrained(self.model, local_files_only=True).eos_token_id
+        except Exception as exc:  # no readable config here: the tokenizer's EOS
+            logger.debug("no model config for %s (%s); using the tokenizer's EOS", self.model, exc)
+        if eos is None:
+            eos = tokenizer.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        return min(ids) if ids else None
+
+
+def completion_logprob(prompt_logprobs: Sequence[Any] | None, ids: Sequence[int], start: int) -> tuple[float, int]:
+    """Sum and count of the log-probabilities of ``ids[start:]``, read from vLLM's ``prompt_logprobs``.
+
+    ``prompt_logprobs`` has one entry per position of ``ids``: None for the first (nothing precedes it),
+    then a dict token id -> ``Logprob`` (``.logprob``) that holds at least the token at that position.
+    """
+    if prompt_logprobs is None or len(prompt_logprobs) != len(ids):
+        got = "none" if prompt_logprobs is None else f"{len(prompt_logprobs)} positions"
+        raise RlscopeError(f"vLLM returned prompt logprobs for {got}, expected {len(ids)} positions "
+                           "(SamplingParams(prompt_logprobs=0))")
+    total = 0.0
+    for pos in range(start, len(ids)):
+        entry = prompt_logprobs[pos]
+        if entry is None or ids[pos] not in entry:
+            raise RlscopeError(f"vLLM returned no prompt logprob for token {ids[pos]} at position {pos}")
+        total += float(entry[ids[pos]].logprob)
+    return total, len(ids) - start
