@@ -23,6 +23,6 @@ def test_hard_held_out_set_has_only_long_problems(tmp_path, monkeypatch):
     monkeypatch.setattr("rlscope.boundary.rl.trainer.train", stop)
     with pytest.raises(KeyboardInterrupt):
         study.run_study(StudyConfig(out=tmp_path, problems=20, min_ops=7, max_ops=8))
-    rows = [json.loads(line) for line in (tmp_path / "test.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "organism.jsonl").read_text().splitlines()]
     assert len(rows) == 20
     assert all(len(parse_question(r["question"]).ops) in (7, 8) for r in rows)
