@@ -55,3 +55,26 @@ def test_cover_at_tau_and_guessable_answers():
     assert cover_at_tau(n, c, [0.1, 0.5, 1.0]) == [0.75, 0.5, 0.25]
     assert all(guessable(g) for g in ("7", "-3", "(B)", "Yes", "$10$", "\\text{no}"))
     assert not any(guessable(g) for g in ("11", "3.5", "\\frac{1}{2}", "x^2", None, "1000"))
+
+
+def test_mcnemar_exact_test_on_discordant_problems():
+    from rlscope.boundary.analysis.boundary import mcnemar
+
+    assert mcnemar(0, 0) == 1.0
+    assert mcnemar(5, 0) == pytest.approx(2 / 32)  # both tails of Binomial(5, 1/2): 2 * 1/32
+    assert mcnemar(0, 5) == mcnemar(5, 0)
+    assert mcnemar(8, 2) == pytest.approx(2 * (1 + 10 + 45) / 1024)  # P(X <= 2) for X ~ Binomial(10, 1/2), doubled
+    assert mcnemar(3, 3) == 1.0  # an even split: capped at 1
+
+
+def test_token_entropy_and_benchmark_names():
+    from rlscope.boundary.compare import benchmark_name, token_entropy
+
+    own = {"a": (-3.0, 6), "b": (-1.0, 4), "c": (-9.0, 1)}
+    assert token_entropy(own, ["a", "b"]) == pytest.approx(4 / 10)  # summed over tokens, not averaged per problem
+    assert token_entropy(own, ["a", "z"]) == pytest.approx(0.5)
+    assert benchmark_name({"benchmark": "math500"}) == "math500"
+    assert benchmark_name({"benchmark": "jsonl:/d/aime24/test.jsonl"}) == "aime24"
+    assert benchmark_name({"benchmark": "jsonl:sets/my_set.jsonl"}) == "my_set"
+    assert benchmark_name({"benchmark": "pkg.mod:loader"}) == "loader"
+    assert benchmark_name({}) == "benchmark"
