@@ -153,6 +153,9 @@ def test_every_analysis_matches_hand_values_on_two_benchmarks(real_runs):
     assert html.escape(problems["math500"][4].question[:60]) in page  # real question text, in the drill-down
     assert "\\left( 3, \\frac{\\pi}{2} \\right)" in page
     assert "nats per token): base 0.750, rl 0.050." in page
+    # the base's correct answer to 572 (gold 9, 3 of 16 samples) is listed although three wrong answers are more frequent
+    row = page.split("<td>test/number_theory/572.json</td>")[1].split("</tr>")[0]
+    assert "9 ×3 ✓" in row and "\\text{Evelyn} ×5 ✗" in row
 
 
 def test_labels_with_steps_trend(real_runs):

@@ -133,13 +133,15 @@ ANSWER_CHARS = 160
 
 
 def _clusters(clusters: list[dict[str, Any]], top: int = 3) -> str:
+    """The ``top`` most frequent answers, and the correct one wherever it ranks."""
+    shown = [a for i, a in enumerate(clusters) if i < top or a["correct"]]
     parts = []
-    for a in clusters[:top]:
+    for a in shown:
         mark = "✓" if a["correct"] else "✗"
         text = "(none)" if a["answer"] is None else str(a["answer"])
         text = text if len(text) <= ANSWER_CHARS else text[:ANSWER_CHARS] + " …"  # a program, say
         parts.append(f"{html.escape(text)} ×{a['count']} {mark}")
-    more = f" … +{len(clusters) - top}" if len(clusters) > top else ""
+    more = f" … +{len(clusters) - len(shown)} more" if len(clusters) > len(shown) else ""
     return "<br>".join(parts) + more
 
 
