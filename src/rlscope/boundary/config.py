@@ -68,12 +68,17 @@ class SampleConfig:
     """openai: retries of a call on connection errors, timeouts, 429 and 5xx (exponential backoff)."""
     timeout_s: float = 600.0
     """openai: seconds to wait for a request's answer (connecting, and each wait for data) before a retry."""
+    ray: str | None = None
+    """Spread sampling over Ray workers: 'local' (start Ray here), 'auto' (this machine's cluster) or ray://HOST:PORT."""
+    ray_workers: int = 2
+    """With --ray: workers, each holding one backend instance (an HF model per CPU worker, a vLLM engine per GPU)."""
     progress: bool = True
     """Show a progress bar."""
 
     def validate(self) -> None:
         """Every option checked before the run is touched (one line naming the option)."""
         require(self.n >= 1, "-n", "at least 1 sample per problem", self.n)
+        require(self.ray_workers >= 1, "--ray-workers", "at least 1", self.ray_workers)
         require(self.limit is None or self.limit >= 1, "--limit", "at least 1 problem", self.limit)
         require(self.temperature >= 0, "--temperature", "a value >= 0 (0: greedy)", self.temperature)
         require(0 < self.top_p <= 1, "--top-p", "a value in (0, 1]", self.top_p)
@@ -133,11 +138,16 @@ class VerifyConfig:
     """Per-answer time limit of symbolic math equivalence."""
     force: bool = False
     """Drop existing verdicts and verify everything again."""
+    ray: str | None = None
+    """Spread verification over Ray workers: 'local' (start Ray here), 'auto' (this machine's cluster) or ray://HOST:PORT."""
+    ray_workers: int = 2
+    """With --ray: worker processes, each verifying blocks of samples with --workers processes of its own."""
     progress: bool = True
     """Show a progress bar."""
 
     def validate(self) -> None:
         require(self.workers >= 1, "--workers", "at least 1", self.workers)
+        require(self.ray_workers >= 1, "--ray-workers", "at least 1", self.ray_workers)
         require(self.timeout_s > 0, "--timeout-s", "a number of seconds > 0", self.timeout_s)
 
 

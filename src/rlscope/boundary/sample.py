@@ -123,7 +123,12 @@ def _sample_into(store, cfg: SampleConfig, settings: dict, problems: list[Proble
     if not todo:
         log.info("nothing to sample: %d samples already stored", already)
         return summary
-    sampler = get_sampler(cfg.backend, cfg.model, **_backend_kwargs(cfg))
+    if cfg.ray is None:
+        sampler = get_sampler(cfg.backend, cfg.model, **_backend_kwargs(cfg))
+    else:
+        from rlscope.llm.ray_sampler import RaySampler
+
+        sampler = RaySampler(cfg.backend, cfg.model, _backend_kwargs(cfg), cfg.ray, cfg.ray_workers)
     bar = _progress(cfg.progress, total=len(problems) * cfg.n, initial=already)
     remaining = Counter(i for i, _ in todo)  # problem position -> samples still to draw
     complete = len(problems) - len(remaining)
@@ -150,11 +155,12 @@ def _sample_into(store, cfg: SampleConfig, settings: dict, problems: list[Proble
         if bar is not None:
             bar.update(len(pending))
             bar.set_postfix(problems=f"{complete}/{len(problems)}",
-                            tok_s=f"{summary.tokens / max(summary.seconds, 1e-9):.0f}")
+                            tok_s=f"{summary.tokens / max(summary.seconds, 1e-9):.0f}",
+                            **({"workers_tok_s": sampler.throughput()} if hasattr(sampler, "throughput") else {}))
         pending.clear()
 
     try:
-        for chunk in _chunks(todo, cfg.batch_size):
+        for chunk in _chunks(todo, cfg.batch_size * getattr(sampler, "workers", 1)):  # a batch for every worker
             requests = [SampleRequest(prompts[i], sample_seed(cfg.seed, problems[i].problem_id, j)) for i, j in chunk]
 
             def done(k: int, c, chunk=chunk, requests=requests) -> None:
@@ -175,6 +181,8 @@ def _sample_into(store, cfg: SampleConfig, settings: dict, problems: list[Proble
     finally:
         if bar is not None:
             bar.close()
+        if hasattr(sampler, "close"):
+            sampler.close()
     return summary
 
 

@@ -310,6 +310,11 @@ class RunConfig:
     """Where a task's run directory holds another version of the task: discard that run and start over."""
     keep_going: bool = False
     """Use an input's asset even when its validation fails (by default the run stops there, exit status 2)."""
+    ray: str | None = None
+    """Train the tasks in parallel as Ray tasks: 'local' (start Ray here), 'auto' (this machine's cluster) or
+    ray://HOST:PORT; each asks for --nthread CPUs (and --ray-gpus GPUs)."""
+    ray_gpus: float = 0.0
+    """With --ray: GPUs each task's training asks for."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
     model: Annotated[LLMConfig, tyro.conf.OmitArgPrefixes] = LLMConfig()
@@ -405,18 +410,27 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
 
             copy_task(load_task(resolve_task_dir(name)), tdir)
         dirs.append(tdir)
-    summaries = []
-    for tdir in dirs:
-        from rlscope.gen2sim.tasks.task import load_task
+    from rlscope.gen2sim.tasks.task import load_task
 
+    jobs = []
+    for tdir in dirs:
         task = load_task(tdir)
         say(f"== task {task.task_id}: {task.description}")
-        tcfg = TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
-                               episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
-                               progress=cfg.progress, arm=cfg.arm, resume=cfg.resume, force=cfg.force,
-                               limits=cfg.limits, ppo=cfg.ppo)
-        summaries.append(run_train(tcfg, print_fn=print_fn))
-    index = write_index(out, summaries)
+        jobs.append(TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
+                                    episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
+                                    progress=cfg.progress and cfg.ray is None, arm=cfg.arm, resume=cfg.resume,
+                                    force=cfg.force, limits=cfg.limits, ppo=cfg.ppo))
+    if cfg.ray is None:
+        summaries = [run_train(tcfg, print_fn=print_fn) for tcfg in jobs]
+    else:
+        from rlscope.gen2sim.ray_train import train_on_ray
+
+        summaries = train_on_ray(jobs, cfg.ray, num_cpus=cfg.nthread, num_gpus=cfg.ray_gpus, say=say)
+    failed = [s for s in summaries if s.get("failed")]
+    index = write_index(out, [s for s in summaries if not s.get("failed")])
+    if failed:
+        raise RlscopeError(f"{len(failed)} of {len(summaries)} task(s) failed: "
+                           + "; ".join(f"{s['task_id']}: {s['error']}" for s in failed) + f" (the others: {index})")
     return {"out": str(out), "index": str(index), "runs": summaries, "proposals": res}
 
 

@@ -27,6 +27,10 @@ class Verifier(Protocol):
 
 
 def make_verifier(kind: str, cfg: VerifyConfig) -> Verifier:
+    if cfg.ray is not None:
+        from rlscope.boundary.verify.ray_verifier import RayVerifier
+
+        return RayVerifier(kind, cfg)
     if kind == "math":
         from rlscope.boundary.verify.math import MathVerifier
 
@@ -88,7 +92,7 @@ def _verify(cfg: VerifyConfig) -> VerifySummary:
                 if kind not in verifiers:
                     verifiers[kind] = make_verifier(kind, cfg)
                 verdicts = verifiers[kind].verify([(problems[pid], comp) for pid, _, comp in krows])
-                name = type(verifiers[kind]).__name__
+                name = getattr(verifiers[kind], "name", type(verifiers[kind]).__name__)
                 for (pid, idx, _), v in zip(krows, verdicts):
                     out.append(VerdictRow(pid, idx, v.correct, v.extracted, v.reason, name))
                     reasons[v.reason.split(":")[0]] += 1
