@@ -6,7 +6,7 @@
   - Gen2Sim: two tasks (open_drawer, close_drawer) trained as Ray tasks on a Ray instance of 1 CPU (one
     after the other) then of 2 CPUs (side by side); wall-clock seconds.
 
-    python benchmarks/bench_ray.py [--problems 40] [--n 32] [--steps 4096]
+    python benchmarks/bench_ray.py [--problems 100] [--n 64] [--steps 16384]
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ def train(out: Path, cpus: int, steps: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--problems", type=int, default=40)
-    ap.add_argument("--n", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=4096, help="PPO steps per Gen2Sim task")
+    ap.add_argument("--problems", type=int, default=100)
+    ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=16384, help="PPO steps per Gen2Sim task")
     args = ap.parse_args()
     from rlscope.boundary.organism.task import sample_problems, write_benchmark
 
