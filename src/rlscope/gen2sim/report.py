@@ -2,27 +2,25 @@
 rollout videos; Markdown + HTML written into the run directory.
 
 Reads what the pipeline wrote (``summary.json``, ``subtasks/NAME/metrics.jsonl``, ``videos/*.gif``)
-and writes ``report.md``, ``report.html`` and ``plots/*.png``. The HTML page carries its own style
-and refers to the plots and videos by relative paths, so the run directory can be moved or served
-as it is; ``summary.json`` stays the machine-readable record.
+and writes ``report.md``, ``report.html`` and ``plots/*.png`` through :class:`rlscope.report.page.Page`.
+The plots are embedded in the HTML (and files beside the Markdown); the videos, which can be large, are
+referenced by relative paths, so the run directory can be moved or served as it is. ``summary.json``
+stays the machine-readable record.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import math
 import re
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlscope.config import atomic_write_text
 from rlscope.errors import DataError
-from rlscope.report.browser import READY_SCRIPT
+from rlscope.report.page import Highlighted, ListItem, Page, figure_axes, png
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +275,9 @@ def _draw(ax, x: np.ndarray, y: np.ndarray, label: str | None = None, color: str
     return True
 
 
-def plot_learning(rows: list[dict[str, Any]], name: str, out: Path, threshold_m: float | None = None) -> bool:
-    """Success rate, episodic return and (if logged) max penetration vs env steps; False when nothing to plot."""
+def plot_learning(rows: list[dict[str, Any]], name: str, threshold_m: float | None = None) -> bytes:
+    """Success rate, episodic return and (if logged) max penetration vs env steps, as PNG bytes (a panel with
+    nothing to plot says "no data")."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -288,13 +287,10 @@ def plot_learning(rows: list[dict[str, Any]], name: str, out: Path, threshold_m:
     if any("charts/max_penetration" in r for r in rows):
         panels.append(("charts/max_penetration", "max penetration (mm)"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(6.4, 1.9 * len(panels) + 0.6), sharex=True)
-    drew = False
     for ax, (key, label) in zip(axes, panels):
         x, y = _series(rows, key)
         scale = 1000.0 if key == "charts/max_penetration" else 1.0
-        if _draw(ax, x, y * scale):
-            drew = True
-        else:
+        if not _draw(ax, x, y * scale):
             ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center", color="0.5")
         if key == "charts/success_rate":
             ax.set_ylim(-0.03, 1.03)
@@ -305,21 +301,15 @@ def plot_learning(rows: list[dict[str, Any]], name: str, out: Path, threshold_m:
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("environment steps")
     axes[0].set_title(f"{name}: training")
-    _save(fig, plt, out)
-    return drew
+    return png(fig)
 
 
-def plot_rewards(rows: list[dict[str, Any]], name: str, out: Path) -> bool:
-    """Every ``reward/*`` series (mean per step) vs env steps; False (and no file) when none is logged."""
+def plot_rewards(rows: list[dict[str, Any]], name: str) -> bytes | None:
+    """Every ``reward/*`` series (mean per step) vs env steps, as PNG bytes; None when none is logged."""
     keys = sorted({k for r in rows for k in r if k.startswith("reward/")})
     if not keys:
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        return None
+    fig, ax = figure_axes(6.4, 3.4)
     for key in keys:
         x, y = _series(rows, key)
         _draw(ax, x, y, label=key.removeprefix("reward/"))
@@ -329,16 +319,7 @@ def plot_rewards(rows: list[dict[str, Any]], name: str, out: Path) -> bool:
     ax.set_title(f"{name}: reward terms")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    _save(fig, plt, out)
-    return True
-
-
-def _save(fig, plt, out: Path) -> None:
-    fig.tight_layout()
-    tmp = out.with_name(f".{out.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    tmp.replace(out)
+    return png(fig)
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -357,25 +338,6 @@ def _video_path(run_dir: Path, video: Any) -> str | None:
         log.warning("video %s is listed in summary.json but missing", run_dir / p)
         return None
     return p.as_posix()
-
-
-def _img(src: str, alt: str) -> str:
-    return f"<img src='{html.escape(urllib.parse.quote(src), quote=True)}' alt='{html.escape(alt, quote=True)}'>"
-
-
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:960px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;font-size:0.9em;margin:1em 0}
-th,td{border:1px solid #bbb;padding:4px 8px;text-align:right}
-th:first-child,td:first-child{text-align:left}
-th{background:#f0f0f0}
-tr.chain td{background:#fafaf0;font-style:italic}
-.figs{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
-img{max-width:100%;border:1px solid #ddd}
-.note{color:#777;font-size:0.9em}
-.plan li{margin:0.4em 0} .warn{color:#a60} .verdict{color:#555}
-pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.85em}
-"""
 
 
 def _origin(proposal: dict[str, Any] | None) -> str:
@@ -409,95 +371,58 @@ def write_report(run_dir: Path) -> Path:
     summary = read_summary(run_dir)
     subs = summary["subtasks"]
     metrics = {s["name"]: read_metrics(run_dir / "subtasks" / s["name"] / "metrics.jsonl") for s in subs}
-    plots = run_dir / "plots"
-    plots.mkdir(exist_ok=True)
-    facts = findings(summary, metrics)
-    rows = table_rows(summary)
-    title = f"Gen2Sim run: {summary.get('task_id', run_dir.name)}"
-    description = summary.get("description") or ""
+    chain = summary.get("chain")
 
-    sections = []  # (name, description, [(relative image path, alt)], [notes])
+    page = Page(f"Gen2Sim run: {summary.get('task_id', run_dir.name)}")
+    if summary.get("description"):
+        page.paragraph(summary["description"])
+    page.heading("Findings")
+    page.findings(findings(summary, metrics))
+    page.heading("Proposed decomposition")
+    page.paragraph(_origin(summary.get("proposal")))
+    page.ordered_list([ListItem(s["name"], s.get("description") or "", _verdict_text(s.get("validation")),
+                                (s.get("validation") or {}).get("warnings") or (), s.get("code"),
+                                code_summary=f"code of {s['name']}", language="python") for s in subs])
+    page.heading("Sub-tasks")
+    rows = table_rows(summary)
+    if chain:
+        rows[-1] = Highlighted(rows[-1])
+    page.table(_COLUMNS, rows)
+    page.paragraph(_HONEST_NOTE, note=True)
+
+    (run_dir / "plots").mkdir(exist_ok=True)  # the figures' files beside report.md
     for s in subs:
-        name, images, notes = s["name"], [], []
-        rows_m = metrics[name]
+        name, rows_m = s["name"], metrics[s["name"]]
+        page.heading(name)
+        if s.get("description"):
+            page.paragraph(s["description"])
+        notes = []
         if rows_m:
-            learn = f"plots/{_slug(name)}_learning.png"
-            plot_learning(rows_m, name, run_dir / learn, (s.get("eval") or {}).get("plausible_below_m"))
-            images.append((learn, f"{name}: learning curves"))
-            rew = f"plots/{_slug(name)}_rewards.png"
-            if plot_rewards(rows_m, name, run_dir / rew):
-                images.append((rew, f"{name}: reward terms"))
-            else:
+            page.figure(plot_learning(rows_m, name, (s.get("eval") or {}).get("plausible_below_m")),
+                        f"plots/{_slug(name)}_learning.png", f"{name}: learning curves")
+            rewards = plot_rewards(rows_m, name)
+            if rewards is None:
                 notes.append("No reward terms were logged.")
+            else:
+                page.figure(rewards, f"plots/{_slug(name)}_rewards.png", f"{name}: reward terms")
         else:
             notes.append("No training metrics (metrics.jsonl) were found.")
-        video = _video_path(run_dir, s.get("video"))
-        if video:
-            images.append((video, f"{name}: evaluation rollout"))
-        else:
-            notes.append("No video.")
-        sections.append((name, s.get("description") or "", images, notes))
-    chain = summary.get("chain")
+        _video(page, run_dir, s.get("video"), f"{name}: evaluation rollout", notes)
     if chain:
-        video = _video_path(run_dir, chain.get("video"))
-        sections.append(("chain (all sub-tasks in sequence)", "", [(video, "chain: evaluation rollout")] if video else [],
-                         [] if video else ["No video."]))
-
-    origin = _origin(summary.get("proposal"))
-    plan = [(s["name"], s.get("description") or "", s.get("validation"), s.get("code")) for s in subs]
-
-    # Markdown
-    md = [f"# {title}", ""]
-    if description:
-        md += [description, ""]
-    md += ["## Findings", ""] + [f"- {f}" for f in facts]
-    md += ["", "## Proposed decomposition", "", origin, ""]
-    for k, (name, desc, verdict, code) in enumerate(plan, 1):
-        md.append(f"{k}. **{name}**: {desc} ({_verdict_text(verdict)})")
-        md += [f"   - warning: {w}" for w in (verdict or {}).get("warnings", [])]
-    for name, _, _, code in plan:
-        if code:
-            md += ["", f"<details><summary>code of {name}</summary>", "", "```python", code.rstrip(), "```", "", "</details>"]
-    md += ["", "## Sub-tasks", "", "| " + " | ".join(_COLUMNS) + " |", "|---" * len(_COLUMNS) + "|"]
-    md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    md += ["", _HONEST_NOTE]
-    for name, desc, images, notes in sections:
-        md += ["", f"## {name}", ""]
-        if desc:
-            md += [desc, ""]
-        md += [f"![{alt}]({urllib.parse.quote(src)})" for src, alt in images]
-        md += [f"*{n}*" for n in notes]
-    atomic_write_text(run_dir / "report.md", "\n".join(md) + "\n")
-
-    # HTML
-    e = html.escape
-    body = [f"<h1>{e(title)}</h1>"]
-    if description:
-        body.append(f"<p>{e(description)}</p>")
-    body.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in facts) + "</ul>")
-    body.append(f"<h2>Proposed decomposition</h2><p>{e(origin)}</p><ol class='plan'>")
-    for name, desc, verdict, code in plan:
-        warn = "".join(f"<li class='warn'>warning: {e(w)}</li>" for w in (verdict or {}).get("warnings", []))
-        src = f"<details><summary>code</summary><pre>{e(code)}</pre></details>" if code else ""
-        body.append(f"<li><b>{e(name)}</b>: {e(desc)} <span class='verdict'>({e(_verdict_text(verdict))})</span>"
-                    + (f"<ul>{warn}</ul>" if warn else "") + src + "</li>")
-    body.append("</ol>")
-    body.append("<h2>Sub-tasks</h2><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in _COLUMNS) + "</tr>")
-    for i, r in enumerate(rows):
-        cls = " class='chain'" if chain and i == len(rows) - 1 else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>")
-    body.append(f"</table><p class='note'>{e(_HONEST_NOTE)}</p>")
-    for name, desc, images, notes in sections:
-        body.append(f"<h2>{e(name)}</h2>")
-        if desc:
-            body.append(f"<p>{e(desc)}</p>")
-        if images:
-            body.append("<div class='figs'>" + "".join(_img(src, alt) for src, alt in images) + "</div>")
-        body += [f"<p class='note'>{e(n)}</p>" for n in notes]
-    page = ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{e(title)}</title>"
-            f"<style>{_CSS}</style>{READY_SCRIPT}</head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n")
+        page.heading("chain (all sub-tasks in sequence)")
+        _video(page, run_dir, chain.get("video"), "chain: evaluation rollout", [])
+    page.write(run_dir)
     out = run_dir / "report.html"
-    atomic_write_text(out, page)
     log.info("wrote %s", out)
     return out
+
+
+def _video(page: Page, run_dir: Path, video: Any, alt: str, notes: list[str]) -> None:
+    """The rollout video by its relative path (or "No video."), then the section's notes."""
+    path = _video_path(run_dir, video)
+    if path:
+        page.media(path, alt)
+    else:
+        notes.append("No video.")
+    for n in notes:
+        page.paragraph(n, note=True)

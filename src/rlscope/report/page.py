@@ -2,7 +2,8 @@
 ``report.md`` beside it (figures as PNG files next to it).
 
 A page is a list of blocks added in order: headings, paragraphs, findings (sentences generated from the
-numbers), tables (optionally searchable), figures and collapsible details. The HTML carries
+numbers), tables (optionally searchable, rows optionally highlighted), figures, media referenced by path,
+ordered lists of items and collapsible details. The HTML carries
 :data:`rlscope.report.browser.READY_SCRIPT`, so headless Chromium can tell that every image loaded and no
 script failed. A searchable table filters its rows by the text in its box; ``report.html#search=TEXT``
 opens the page with TEXT in the box.
@@ -11,6 +12,7 @@ opens the page with TEXT in the box.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import urllib.parse
@@ -30,6 +32,10 @@ img{max-width:100%;border:1px solid #ddd}
 .note{color:#777;font-size:0.9em}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.85em;text-align:left;white-space:pre-wrap}
 input.search{width:20em;padding:4px;margin:0.5em 0}
+tr.highlight td{background:#fafaf0;font-style:italic}
+ol.items li{margin:0.4em 0}
+.warn{color:#a60}
+.muted{color:#555}
 """
 
 SEARCH_SCRIPT = """<script>
@@ -122,7 +128,8 @@ class Page:
         self._tables += 1
         tid = f"table{self._tables}"
         head = "".join(f"<th onclick='rlscopeSort(this)'>{html.escape(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(f"<td>{_html_cell(v)}</td>" for v in r) + "</tr>" for r in rows)
+        body = "".join(("<tr class='highlight'>" if isinstance(r, Highlighted) else "<tr>")
+                       + "".join(f"<td>{_html_cell(v)}</td>" for v in r) + "</tr>" for r in rows)
         box = (f"<input class='search' type='search' placeholder='search' data-table='{tid}' "
                "oninput='rlscopeFilter(this)'>") if searchable else ""
         self._html.append(f"{box}<table id='{tid}' data-shown='{len(rows)}'><thead><tr>{head}</tr></thead>"
@@ -136,6 +143,37 @@ class Page:
         self._figures[name] = data
         self._html.append(f"<p><img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'></p>")
         self._md += [f"![{alt}]({urllib.parse.quote(name)})", ""]
+
+    def media(self, src: str, alt: str) -> None:
+        """An image kept as a file (e.g. a large GIF), referenced by ``src``, a path relative to the report, in both
+        the HTML and the Markdown; the report and the file can be moved together."""
+        if Path(src).is_absolute():
+            raise ValueError(f"media path must be relative to the report: {src}")
+        quoted = urllib.parse.quote(Path(src).as_posix())
+        self._html.append(f"<p><img alt='{html.escape(alt)}' src='{html.escape(quoted)}'></p>")
+        self._md += [f"![{alt}]({quoted})", ""]
+
+    def ordered_list(self, items: Sequence[ListItem]) -> None:
+        """A numbered list of :class:`ListItem`; in the Markdown, the items' code follows the list, collapsed."""
+        e = html.escape
+        lis = []
+        for it in items:
+            line = f"<b>{e(it.title)}</b>" + (f": {e(it.text)}" if it.text else "")
+            line += f" <span class='muted'>({e(it.note)})</span>" if it.note else ""
+            if it.warnings:
+                line += "<ul>" + "".join(f"<li class='warn'>warning: {e(w)}</li>" for w in it.warnings) + "</ul>"
+            if it.code:
+                line += f"<details><summary>{e(it.code_summary)}</summary><pre>{e(it.code)}</pre></details>"
+            lis.append(f"<li>{line}</li>")
+        self._html.append("<ol class='items'>" + "".join(lis) + "</ol>")
+        for k, it in enumerate(items, 1):
+            self._md.append(f"{k}. **{it.title}**" + (f": {it.text}" if it.text else "") + (f" ({it.note})" if it.note else ""))
+            self._md += [f"   - warning: {w}" for w in it.warnings]
+        self._md.append("")
+        for it in items:
+            if it.code:
+                self._md += [f"<details><summary>{html.escape(it.code_summary)}</summary>", "", f"```{it.language}",
+                             it.code.rstrip(), "```", "", "</details>", ""]
 
     def details(self, summary: str, text: str) -> None:
         """A collapsed block of preformatted text."""
@@ -158,6 +196,26 @@ class Page:
 
 class Raw(str):
     """Table cell content that is already HTML (its Markdown form is the text without tags)."""
+
+
+class Highlighted(tuple):
+    """A table row shown highlighted in the HTML (``tr.highlight``), e.g. a total: ``Highlighted(cells)``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ListItem:
+    """One entry of :meth:`Page.ordered_list`: **title**: text (note), its warnings nested, its code collapsed."""
+
+    title: str
+    text: str = ""
+    note: str = ""
+    """Shown muted, in parentheses (e.g. a verdict)."""
+    warnings: Sequence[str] = ()
+    code: str | None = None
+    code_summary: str = "code"
+    """The summary line of the collapsed code."""
+    language: str = ""
+    """The code's language, for the Markdown fence."""
 
 
 def _html_cell(v: Any) -> str:

@@ -1,8 +1,10 @@
 """Gen2Sim run report: rollout GIFs rendered from a real scene, plots, HTML/Markdown, and a headless
-browser that loads the page and counts its images."""
+browser that loads the page, counts its images and reads its text."""
 
 from __future__ import annotations
 
+import base64
+import html.parser
 import json
 import math
 
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rlscope.report.browser import check_page, find_browser
+from rlscope.report.browser import check_page, dump_dom, find_browser
 
 NAMES = ("open_drawer", "push_cube")
 
@@ -77,6 +79,8 @@ def run_dir(tmp_path_factory):
                      "penetration_max_m": 0.0062 if k == 0 else 0.031, "penetration_p95_m": 0.0041 if k == 0 else 0.012,
                      "plausible_below_m": 0.01},
             "video": f"videos/{name}.gif" if k == 0 else None,
+            "validation": {"ok": True, "seconds": 1.23, "warnings": ["the reward is never positive"]} if k == 0 else None,
+            "code": f"def success_{name}(state):\n    return state['done'] < 1" if k == 0 else None,
         })
     summary = {"task_id": "drawer_and_cube", "description": "Open the drawer, then push the cube.", "subtasks": subs,
                "chain": {"episodes": 64, "success_rate": 0.4, "honest_success_rate": 0.2, "per_stage_success": [0.9, 0.45],
@@ -134,16 +138,31 @@ def test_report_contents(run_dir, report):
     assert "The weakest stage is push_cube (45.0%)" in page
     assert "src='videos/open_drawer.gif'" in page
     assert "dataset.ready" in page and "naturalWidth" in page
+    assert "<tr class='highlight'><td>chain (all in sequence)</td>" in page and page.count("class='highlight'") == 1
+    assert "A hand-written task (not proposed)." in page
+    assert "<b>open_drawer</b>: open drawer with the gripper <span class='muted'>(validated in 1.2 s, 1 warning(s))</span>" in page
+    assert "<li class='warn'>warning: the reward is never positive</li>" in page
+    assert "<details><summary>code of open_drawer</summary><pre>def success_open_drawer(state):" in page
+    assert "&#x27;done&#x27;] &lt; 1" in page  # the code is escaped
+    assert "<b>push_cube</b>: push cube with the gripper <span class='muted'>(not validated)</span>" in page
+    assert "code of push_cube" not in page
+    assert "<style>" in page and page.count("<style>") == 1  # the shared page style, no second one
     md = (run_dir / "report.md").read_text()
     assert "| open_drawer | 81,920 |" in md and "![open_drawer: evaluation rollout](videos/open_drawer.gif)" in md
     assert "No video." in md
+    assert "1. **open_drawer**: open drawer with the gripper (validated in 1.2 s, 1 warning(s))" in md
+    assert "   - warning: the reward is never positive" in md and "2. **push_cube**: push cube with the gripper (not validated)" in md
+    assert "```python\ndef success_open_drawer(state):" in md
+    assert "![open_drawer: learning curves](plots/open_drawer_learning.png)" in md
 
 
 def test_plots_are_real_images(run_dir, report):
     pngs = sorted((run_dir / "plots").glob("*.png"))
     assert {p.name for p in pngs} == {f"{n}_{k}.png" for n in NAMES for k in ("learning", "rewards")}
+    page = report.read_text()
     for p in pngs:
         assert p.stat().st_size > 10_000
+        assert f"src='data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}'" in page  # embedded
         with Image.open(p) as im:
             px = np.asarray(im.convert("L"), dtype=float)
         assert px.shape[0] > 200 and px.shape[1] > 400
@@ -170,6 +189,35 @@ def test_report_without_metrics_chain_or_videos(tmp_path):
 needs_browser = pytest.mark.skipif(find_browser() is None, reason="no Chromium on PATH (Debian package: chromium)")
 
 
+class _Text(html.parser.HTMLParser):
+    """The text of a page's body (scripts and styles left out), and its table rows as lists of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text, self.rows, self._skip, self._cell = [], [], 0, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style", "title"):
+            self._skip += 1
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style", "title"):
+            self._skip -= 1
+        elif tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+            if self._cell is not None:
+                self._cell.append(data)
+
+
 @needs_browser
 def test_browser_loads_every_image(report):
     result = check_page(report)
@@ -180,12 +228,31 @@ def test_browser_loads_every_image(report):
 
 
 @needs_browser
+def test_browser_shows_the_findings_and_the_table(report):
+    parsed = _Text()
+    parsed.feed(dump_dom(report))
+    text = " ".join("".join(parsed.text).split())
+    assert "1 of 2 sub-tasks reach at least 80% honest success (success with plausible physics): open_drawer (87.5%)" in text
+    assert "The weakest stage is push_cube (45.0%)" in text
+    assert "warning: the reward is never positive" in text
+    table = [r for r in parsed.rows if r and r[0] in (*NAMES, "chain (all in sequence)", "sub-task")]
+    assert table == [
+        ["sub-task", "train steps", "train time", "steps/s", "best train success", "eval episodes", "success",
+         "honest success", "max penetration (mm)", "p95 penetration (mm)"],
+        ["open_drawer", "81,920", "40 s", "2,023", "95.0%", "64", "90.6%", "87.5%", "6.20", "4.10"],
+        ["push_cube", "81,920", "42 s", "2,023", "50.0%", "64", "50.0%", "25.0%", "31.00", "12.00"],
+        ["chain (all in sequence)", "", "", "", "", "64", "40.0%", "20.0%", "—", "—"],
+    ]
+
+
+@needs_browser
 def test_browser_sees_a_missing_image(run_dir, report, tmp_path):
     import shutil
 
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
-    (copy / "plots" / f"{NAMES[1]}_rewards.png").unlink()
+    shutil.rmtree(copy / "plots")  # the plots are embedded: the page does not need their files
+    (copy / "videos" / f"{NAMES[0]}.gif").unlink()  # the video is referenced by path
     result = check_page(copy / "report.html")
     assert result["images_broken"] == 1
-    assert result["images_loaded"] == result["images_total"] - 1
+    assert result["images_loaded"] == result["images_total"] - 1 == 4
