@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	$(PY) -m pip install -q -r requirements.lock
 	# robosuite's robot models, for the Panda arm option: rlscope reads the files, never imports the package
 	$(PY) -m pip install -q --no-deps robosuite==1.5.2
+	# genesis-world's PartNet-Mobility object (a bottle with a lid) for the URDF import tests: read as files, never imported
+	$(PY) -m pip install -q --no-deps genesis-world==1.4.5
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

@@ -282,7 +282,10 @@ class RunConfig:
     """`rlscope gen2sim run [INPUT ...]`: assets -> tasks -> checks -> training -> evaluation -> report."""
 
     inputs: Annotated[tuple[str, ...], tyro.conf.Positional] = ()
-    """Images, meshes, URDFs, asset directories or procedural:KIND (default: a procedural cabinet with one drawer)."""
+    """Images, meshes, URDFs, PartNet-Mobility directories, asset directories or procedural:KIND (default: a
+    procedural cabinet with one drawer); INPUT:CATEGORY gives one input its category (photo.png:mug). Each
+    becomes asset NAME under OUT/assets/: the file's stem, a directory's name (a mobility.urdf: its folder's),
+    with _2, _3, ... on repeats."""
     out: Path = Path("runs/gen2sim/run")
     """Output directory: assets/, tasks/, one run directory per task under runs/, index.html."""
     tasks: tuple[str, ...] = ()
@@ -291,7 +294,7 @@ class RunConfig:
     max_tasks: int = 4
     """At most this many proposed tasks when --tasks is not given."""
     category: str | None = None
-    """Category of image/mesh inputs (mug, bottle, box, ...)."""
+    """Category of the inputs that name none (mug, bottle, box, ...; PartNet-Mobility: its meta.json's)."""
     steps: int = 0
     """Training steps per sub-task (0: each sub-task's own)."""
     seed: int = 0
@@ -320,8 +323,57 @@ class RunConfig:
     model: Annotated[LLMConfig, tyro.conf.OmitArgPrefixes] = LLMConfig()
 
 
-def _build_input(spec: str, out: Path, cfg) -> Path:
-    """Build (or reuse) the asset of one input; returns its directory."""
+def split_input(spec: str) -> tuple[str, str | None]:
+    """(input, category) of one input of ``rlscope gen2sim run``: ``photo.png:mug`` names the category of
+    that input; an existing path or ``procedural:KIND`` has none."""
+    if spec.startswith("procedural:") or Path(spec).exists():
+        return spec, None
+    head, sep, tail = spec.rpartition(":")
+    if sep and head and tail and "/" not in tail and Path(head).exists():
+        return head, tail
+    return spec, None
+
+
+def input_name(spec: str) -> str:
+    """The asset name an input gets: a procedural kind, a directory's name, the folder of a PartNet-Mobility
+    ``mobility.urdf`` (every such object has one), else the file's stem."""
+    if spec.startswith("procedural:"):
+        return spec.rsplit(":", 1)[-1]
+    p = Path(spec)
+    if p.is_dir():
+        return p.resolve().name
+    if p.name == "mobility.urdf":
+        return p.resolve().parent.name
+    return p.stem
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """``names`` with a suffix (``_2``, ``_3``, ...) on every repeat, so that no two inputs share an asset."""
+    out: list[str] = []
+    for name in names:
+        candidate, k = name, 2
+        while candidate in out:
+            candidate, k = f"{name}_{k}", k + 1
+        out.append(candidate)
+    return out
+
+
+def build_inputs(specs: tuple[str, ...], out: Path, cfg, say=None) -> list[Path]:
+    """Build (or reuse) the asset of every input, each under its own name (see :func:`input_name`), with its
+    own category (``INPUT:CATEGORY``) or ``cfg.category``; returns their directories."""
+    split = [split_input(s) for s in specs]
+    names = unique_names([input_name(s) for s, _ in split])
+    say = say or (lambda *_: None)
+    dirs = []
+    for (spec, category), name in zip(split, names):
+        if name != input_name(spec):
+            say(f"note: input {spec} is asset {name} ({input_name(spec)} is another input's)")
+        dirs.append(_build_input(spec, out, cfg, name=name, category=category or cfg.category))
+    return dirs
+
+
+def _build_input(spec: str, out: Path, cfg, *, name: str | None = None, category: str | None = None) -> Path:
+    """Build (or reuse) the asset of one input under ``out/NAME``; returns its directory."""
     from rlscope.gen2sim.assets.build import BuildOptions, build, build_procedural, write_asset
     from rlscope.gen2sim.assets.physics import LLMOptions
     from rlscope.gen2sim.assets.validate import validate_asset
@@ -331,15 +383,23 @@ def _build_input(spec: str, out: Path, cfg) -> Path:
         return p
     kind = spec.split(":", 1)[1] if spec.startswith("procedural:") else None
     if kind is None and not p.exists():
-        raise RlscopeError(f"{spec}: no such file, asset directory or procedural:KIND")
-    target = out / (kind.rsplit(":", 1)[-1] if kind else p.stem)
-    if not (target / "asset.json").exists():
+        raise RlscopeError(f"{spec}: no such file, asset directory or procedural:KIND (a category goes after the "
+                           "path: photo.png:mug)")
+    target = out / (name or input_name(spec))
+    source = spec if kind else str(p.resolve())
+    if (target / "asset.json").exists():
+        held = json.loads((target / "asset.json").read_text()).get("params", {}).get("input")
+        if held is not None and held != source:
+            raise RlscopeError(f"{target} holds the asset of another input ({held}), not of {spec}; choose another "
+                               "--out, or remove that directory to rebuild it")
+    else:
         if kind:
             built = build_procedural(kind, target.name, BuildOptions(seed=cfg.seed), **DEFAULT_PROCEDURAL.get(kind, {}))
         else:
             llm = LLMOptions(llm=cfg.model.llm, cache_dir=str(cfg.out / "llm_cache"), cache=cfg.model.cache,
                              timeout_s=cfg.model.timeout_s, max_retries=cfg.model.max_retries)
-            built = build([p], p.stem, BuildOptions(category=cfg.category, seed=cfg.seed, llm=llm))
+            built = build([p], target.name, BuildOptions(category=category, seed=cfg.seed, llm=llm))
+        built.asset.params["input"] = source
         write_asset(built, target)
         report = validate_asset(built.asset, target)
         atomic_write_text(target / "validation.json", json.dumps(report.to_dict(), indent=2) + "\n")
@@ -378,7 +438,7 @@ def propose_command(cfg, print_fn=None) -> dict[str, Any]:
     """`rlscope gen2sim propose`: build (or reuse) the inputs' assets, then propose and validate their tasks."""
     from rlscope.gen2sim.tasks.propose import propose
 
-    asset_dirs = [_build_input(spec, cfg.out / "assets", cfg) for spec in cfg.inputs or DEFAULT_INPUTS]
+    asset_dirs = build_inputs(cfg.inputs or DEFAULT_INPUTS, cfg.out / "assets", cfg, print_fn)
     return propose(cfg, asset_dirs, print_fn)
 
 
@@ -391,7 +451,7 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, "run", cfg)
-    asset_dirs = [_build_input(spec, out / "assets", cfg) for spec in cfg.inputs or DEFAULT_INPUTS]
+    asset_dirs = build_inputs(cfg.inputs or DEFAULT_INPUTS, out / "assets", cfg, say)
     pcfg = ProposeConfig(inputs=tuple(str(d) for d in asset_dirs), out=out, seed=cfg.seed, unsafe=cfg.unsafe,
                          call_s=cfg.limits.call_s, validate_s=cfg.limits.check_s, model=cfg.model)
     res = propose(pcfg, asset_dirs, say)

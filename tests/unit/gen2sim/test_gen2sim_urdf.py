@@ -74,14 +74,17 @@ def test_broken_urdf_is_one_clear_error(tmp_path, case):
     assert "\n" not in str(info.value) and str(path) in str(info.value)
 
 
-def test_missing_limits_are_repaired_with_a_warning(tmp_path):
+def test_missing_limits_are_one_clear_error_and_missing_mass_is_repaired(tmp_path):
+    body = ('<robot name="x"><link name="a"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01"/>'
+            '</inertial><collision><geometry><box size="0.1 0.1 0.1"/></geometry></collision></link>'
+            '<link name="lid"><collision><origin xyz="0 0 0.06"/><geometry><box size="0.1 0.1 0.02"/></geometry>'
+            '</collision></link><joint name="j" type="revolute"><parent link="a"/><child link="lid"/>'
+            '<axis xyz="1 0 0"/>{limit}</joint></robot>')
     path = tmp_path / "nolimit.urdf"
-    path.write_text('<robot name="x"><link name="a"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01"/>'
-                    '</inertial><collision><geometry><box size="0.1 0.1 0.1"/></geometry></collision></link>'
-                    '<link name="lid"><collision><origin xyz="0 0 0.06"/><geometry><box size="0.1 0.1 0.02"/></geometry>'
-                    '</collision></link><joint name="j" type="revolute"><parent link="a"/><child link="lid"/>'
-                    '<axis xyz="1 0 0"/></joint></robot>')
+    path.write_text(body.format(limit=""))
+    with pytest.raises(DataError, match="joint 'j': a revolute joint needs <limit"):
+        build_from_urdf(path, "x")
+    path.write_text(body.format(limit='<limit lower="0" upper="1.5"/>'))
     built = build_from_urdf(path, "x")
-    w = " ".join(built.asset.warnings)
-    assert "no limits" in w and "no mass" in w
+    assert "no mass" in " ".join(built.asset.warnings)
     assert built.asset.link("lid").semantic == "lid"

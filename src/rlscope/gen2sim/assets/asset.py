@@ -91,7 +91,8 @@ class Joint:
     axis: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0, 1.0])
     """Unit axis in the child frame (rotation axis, or direction of translation)."""
     range: list[float] = dataclasses.field(default_factory=lambda: [0.0, 0.0])
-    """(lower, upper) in rad or m; 0 is the default (closed) configuration."""
+    """(lower, upper) in rad or m; 0 is the default (closed) configuration and lies within it. A continuous
+    joint records one turn, (0, 2 pi), to measure turns by; it is no limit (the MJCF hinge is unlimited)."""
     damping: float = 0.0
     """Viscous damping (N s/m or N m s/rad)."""
     frictionloss: float = 0.0

@@ -22,6 +22,7 @@ from rlscope.errors import DataError, RlscopeError
 from rlscope.gen2sim.assets import mesh as meshlib
 from rlscope.gen2sim.assets import physics as phys
 from rlscope.gen2sim.assets.asset import Asset, Geom, Link, Physics
+from rlscope.gen2sim.assets.urdf import default_front as urdf_front
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,14 @@ class BuildOptions:
     lifter_weights: str | None = None
     resolution: int = 64
     coacd: meshlib.CoacdSettings = meshlib.CoacdSettings()
-    up_axis: str = "z"
-    """Mesh inputs: which axis is up (z or y)."""
+    up_axis: str | None = None
+    """Mesh and URDF inputs: the file's up axis (+x -x +y -y +z -z); None: +z."""
+    front: str | None = None
+    """Mesh and URDF inputs: the file's front; None: -y (z up), +z (y up), -x (PartNet-Mobility)."""
     keep_scale: bool = False
-    """Mesh inputs: keep the file's size (metres) instead of scaling to the physics size."""
+    """Mesh inputs: keep the file's size (metres) even when it is implausible for the category."""
+    fixed_base: bool | None = None
+    """URDF inputs: stand fixed in the world; None: articulated furniture and anything over 10 kg."""
 
 
 @dataclasses.dataclass
@@ -73,7 +78,8 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def input_kind(inputs: Sequence[Path | str]) -> str:
-    """image | mesh | urdf | procedural, from the inputs' suffixes."""
+    """image | mesh | urdf | procedural, from the inputs' suffixes (a directory: a PartNet-Mobility object,
+    or any directory holding one URDF)."""
     if not inputs:
         raise RlscopeError("no input given (IMAGE(s), MESH, URDF or procedural:KIND)")
     names = [str(p) for p in inputs]
@@ -81,6 +87,8 @@ def input_kind(inputs: Sequence[Path | str]) -> str:
         if len(names) > 1:
             raise RlscopeError("a procedural asset takes no other input")
         return "procedural"
+    if len(names) == 1 and Path(names[0]).is_dir():
+        return "urdf"
     suffixes = {Path(n).suffix.lower() for n in names}
     if suffixes <= set(IMAGE_SUFFIXES):
         return "image"
@@ -91,7 +99,7 @@ def input_kind(inputs: Sequence[Path | str]) -> str:
     if suffixes <= set(URDF_SUFFIXES):
         return "urdf"
     raise RlscopeError(f"cannot tell what {names[0]} is: expected an image ({', '.join(IMAGE_SUFFIXES)}), a mesh "
-                       f"({', '.join(MESH_SUFFIXES)}), a URDF (.urdf) or procedural:KIND")
+                       f"({', '.join(MESH_SUFFIXES)}), a URDF (.urdf, or a PartNet-Mobility directory) or procedural:KIND")
 
 
 def build(inputs: Sequence[Path | str], name: str, opts: BuildOptions = BuildOptions()) -> Built:
@@ -109,6 +117,9 @@ def _physics_answer(name: str, opts: BuildOptions, timings: dict, warnings: list
     with _timed(timings, "physics"):
         answer, notes = phys.query_physics(name, opts.category, opts.llm, seed=opts.seed)
     warnings += notes
+    if answer.source == "table" and phys.lookup_category(opts.category)[0] is None:
+        warnings.append(phys.default_note(opts.category))
+        log.warning("%s: %s", name, warnings[-1])
     return answer
 
 
@@ -152,8 +163,6 @@ def build_from_mesh(path: Path, name: str, opts: BuildOptions = BuildOptions()) 
     """Load -> repair -> physics -> scale -> decompose."""
     import trimesh
 
-    from rlscope.gen2sim.assets.lift import to_z_up
-
     timings: dict[str, float] = {}
     warnings: list[str] = []
     if not path.is_file():
@@ -164,11 +173,25 @@ def build_from_mesh(path: Path, name: str, opts: BuildOptions = BuildOptions()) 
         raise DataError(f"cannot load mesh: {exc}", str(path)) from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise DataError("the file holds no triangles", str(path))
-    mesh = to_z_up(mesh, opts.up_axis)
+    up = opts.up_axis or "+z"
+    front = opts.front or urdf_front(up)
+    try:
+        R = meshlib.orientation_matrix(up, front)
+    except DataError as exc:
+        raise DataError(str(exc), str(path)) from None
+    if not np.allclose(R, np.eye(3)):
+        mesh = mesh.copy()
+        T = np.eye(4)
+        T[:3, :3] = R
+        mesh.apply_transform(T)
     answer = _physics_answer(name, opts, timings, warnings)
-    params = {"inputs": [path.name]}
+    params = {"inputs": [path.name], "orientation": {"up": up, "front": front}}
+    longest = float(max(mesh.extents))
     if opts.keep_scale:
         params["keep_scale"] = True
+    elif opts.size_cm is None and phys.size_is_plausible(answer.size_cm, longest):
+        params["keep_scale"] = True
+        params["kept_file_size"] = True
     return _rigid(mesh, name, "mesh", answer, opts, timings, warnings, params)
 
 
@@ -182,6 +205,12 @@ def _rigid(mesh, name: str, source: str, answer: phys.PhysicsAnswer, opts: Build
     size, mass = _choose(answer, opts)
     if params.get("keep_scale"):
         size = float(max(mesh.extents))
+    elif source == "mesh" and opts.size_cm is None:
+        warnings.append(f"rescaled: the mesh's longest side is {max(mesh.extents):.4g} in file units, implausible in "
+                        f"metres for {opts.category or 'an object'} ({answer.size_cm[0]:g}-{answer.size_cm[1]:g} cm, "
+                        f"checked within {phys.PLAUSIBLE_FACTOR:g}x); scaled to {size * 100:.3g} cm (--size-cm to "
+                        "choose, --keep-scale to keep the file's size)")
+        log.warning("%s: %s", name, warnings[-1])
     mesh = meshlib.normalize_mesh(mesh, longest_side=size)
     inertial, density = phys.mesh_inertial(mesh, mass)
     with _timed(timings, "decompose"):
@@ -209,13 +238,18 @@ def _rigid(mesh, name: str, source: str, answer: phys.PhysicsAnswer, opts: Build
 
 
 def build_from_urdf(path: Path, name: str, opts: BuildOptions = BuildOptions()) -> Built:
-    """Import a URDF; concave single-piece collision meshes are decomposed."""
-    from rlscope.gen2sim.assets.urdf import import_urdf
+    """Import a URDF file or a PartNet-Mobility directory; concave collision meshes, watertight or not, are
+    decomposed, and the applied size is measured again on the hulls."""
+    from rlscope.gen2sim.assets.urdf import ImportOptions, import_urdf
 
     timings: dict[str, float] = {}
+    options = ImportOptions(category=opts.category, up_axis=opts.up_axis, front=opts.front, size_cm=opts.size_cm,
+                            mass_g=opts.mass_g, fixed_base=opts.fixed_base, seed=opts.seed,
+                            sample_physics=opts.sample_physics)
     with _timed(timings, "import"):
-        imported = import_urdf(path, category=opts.category, asset_id=name)
+        imported = import_urdf(path, asset_id=name, options=options)
     asset, meshes = imported.asset, imported.meshes
+    methods: dict[str, int] = {}
     with _timed(timings, "decompose"):
         for link in asset.links:
             new = []
@@ -224,30 +258,27 @@ def build_from_urdf(path: Path, name: str, opts: BuildOptions = BuildOptions()) 
                     new.append(g)
                     continue
                 m = meshes[g.mesh]
-                if m.is_volume and m.convex_hull.volume > m.volume * (1 + opts.coacd.threshold * 2):
+                if meshlib.concavity(m) > opts.coacd.threshold * 2:
                     dec = meshlib.decompose(m, opts.coacd)
+                    methods[dec.method] = methods.get(dec.method, 0) + 1
                     asset.warnings += dec.warnings
                     for i, h in enumerate(dec.hulls):
                         key = g.mesh.replace(".obj", f"_hull{i}.obj")
                         meshes[key] = h
-                        new.append(Geom("mesh", pos=list(g.pos), quat=list(g.quat), mesh=key, rgba=list(g.rgba)))
+                        new.append(Geom("mesh", pos=list(g.pos), quat=list(g.quat), mesh=key, rgba=list(g.rgba),
+                                        thin=g.thin))
                     del meshes[g.mesh]
                 else:
+                    if not m.is_volume or m.convex_hull.extents.min() < meshlib.MIN_THICKNESS:
+                        meshes[g.mesh] = meshlib.thicken(m.convex_hull)  # what MuJoCo collides with anyway
                     new.append(g)
             link.collisions = new
+    asset.params["decomposition"] = {"decomposed": methods, "coacd": dataclasses.asdict(opts.coacd)}
     asset.params["timings"] = timings
-    if asset.physics is not None and opts.mass_g is not None:
-        _rescale_mass(asset, opts.mass_g / 1000)
+    if asset.physics is not None:
+        lo, hi = meshlib.asset_bounds(asset, meshes)
+        asset.physics.size = (hi - lo).tolist()
     return Built(asset, meshes)
-
-
-def _rescale_mass(asset: Asset, mass: float) -> None:
-    k = mass / asset.total_mass()
-    for link in asset.links:
-        if link.inertial is not None:
-            link.inertial.mass *= k
-            link.inertial.inertia = [v * k for v in link.inertial.inertia]
-    asset.physics.mass = mass  # type: ignore[union-attr]
 
 
 def build_procedural(kind: str, name: str, opts: BuildOptions = BuildOptions(), **params: Any) -> Built:

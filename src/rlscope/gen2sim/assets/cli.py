@@ -27,11 +27,12 @@ class AssetConfig:
     """`rlscope gen2sim asset`: image(s), mesh, URDF or procedural:KIND -> a validated simulation asset."""
 
     input: Annotated[list[Path], tyro.conf.Positional]
-    """IMAGE [IMAGE ...] (several images: views for a visual hull), a MESH (.obj/.stl/.ply/.glb), a URDF, or procedural:KIND (cabinet, microwave, storage_box, trash_can, laptop, window, faucet)."""
+    """IMAGE [IMAGE ...] (several images: views for a visual hull), a MESH (.obj/.stl/.ply/.glb), a URDF, a PartNet-Mobility directory (mobility.urdf, semantics.txt, ...), or procedural:KIND (cabinet, microwave, storage_box, trash_can, laptop, window, faucet)."""
     name: str
     """Asset id; the asset is written to OUT/NAME/."""
     category: str | None = None
-    """What the object is (mug, bottle, box, cabinet, ...): picks table physics and the lifting method."""
+    """What the object is (mug, bottle, box, cabinet, ...): picks table physics and the lifting method (PartNet-Mobility:
+    default from its meta.json). An unknown one gets generic defaults, with a warning listing the known ones."""
     out: Path = Path("assets")
     """Output root."""
     method: str = "auto"
@@ -52,13 +53,20 @@ class AssetConfig:
     sample_physics: bool = True
     """Draw size and mass uniformly from the ranges; --no-sample-physics takes the midpoints."""
     size_cm: float | None = None
-    """Override the longest side, cm."""
+    """Override the longest side, cm (images, meshes, URDFs: scaled uniformly)."""
     mass_g: float | None = None
-    """Override the mass, g."""
-    up_axis: Literal["z", "y"] = "z"
-    """Mesh inputs: the file's up axis."""
+    """Override the mass, g (URDFs: every link's mass scaled to this total)."""
+    up_axis: Literal["+x", "-x", "+y", "-y", "+z", "-z", "x", "y", "z"] | None = None
+    """Mesh and URDF inputs: the file's up axis (default +z; PartNet-Mobility's mobility.urdf is z-up already)."""
+    front: Literal["+x", "-x", "+y", "-y", "+z", "-z"] | None = None
+    """Mesh and URDF inputs: the side of the file that faces the viewer (doors, drawers, handles); turned to -y.
+    Default: -x for PartNet-Mobility, +z when --up-axis is y, else -y."""
     keep_scale: bool = False
-    """Mesh inputs: keep the file's size (in metres) instead of scaling to the physics size."""
+    """Mesh inputs: keep the file's size (in metres) even when it is implausible for the category (a size
+    within 3x of the category's range is kept anyway, unless --size-cm)."""
+    base: Literal["auto", "fixed", "free"] = "auto"
+    """URDF inputs: stand fixed in the world or free; auto: articulated furniture (cabinet, microwave,
+    refrigerator, ...) and articulated assets over 10 kg stand fixed, the rest free."""
     resolution: int = 64
     """Voxel resolution of extrusion / visual hull / remeshing."""
     coacd_threshold: float = 0.05
@@ -93,7 +101,8 @@ def build_options(cfg: AssetConfig):
         category=cfg.category, method=cfg.method, seed=cfg.seed, sample_physics=cfg.sample_physics,
         llm=LLMOptions(llm=cfg.llm, cache_dir=str(cfg.out / "llm_cache"), timeout_s=cfg.llm_timeout_s),
         size_cm=cfg.size_cm, mass_g=cfg.mass_g, azimuths=cfg.azimuths, lifter=cfg.lifter,
-        lifter_weights=cfg.lifter_weights, resolution=cfg.resolution, up_axis=cfg.up_axis, keep_scale=cfg.keep_scale,
+        lifter_weights=cfg.lifter_weights, resolution=cfg.resolution, up_axis=cfg.up_axis, front=cfg.front,
+        keep_scale=cfg.keep_scale, fixed_base=None if cfg.base == "auto" else cfg.base == "fixed",
         coacd=CoacdSettings(threshold=cfg.coacd_threshold, max_convex_hull=cfg.coacd_max_hulls,
                             mcts_iterations=cfg.coacd_iterations, timeout_s=cfg.coacd_timeout_s, seed=cfg.seed),
     )
@@ -154,7 +163,8 @@ def run_asset(cfg: AssetConfig) -> dict[str, Any]:
         "category": asset.category,
         "links": len(asset.links),
         "joints": [f"{j.name} ({j.type}, closed at {j.closed_end()})" for j in asset.movable_joints()],
-        "handles": [h.name for h in asset.handles],
+        "handles": [h.name + (f" ({h.joint})" if h.joint else "") for h in asset.handles],
+        "fixed_base": asset.fixed_base,
         "size_m": [round(v, 4) for v in asset.physics.size] if asset.physics else None,
         "mass_kg": round(asset.physics.mass, 4) if asset.physics else None,
         "material": asset.physics.material if asset.physics else None,
@@ -185,6 +195,8 @@ def format_summary(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("joints", ", ".join(summary["joints"])))
     if summary["handles"]:
         rows.append(("handles", ", ".join(summary["handles"])))
+    if summary.get("fixed_base"):
+        rows.append(("base", "fixed to the world"))
     if summary["valid"] is not None:
         rows.append(("validation", "ok" if summary["valid"] else "FAILED: " + "; ".join(summary["failures"])))
     if summary["preview"]:

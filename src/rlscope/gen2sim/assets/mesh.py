@@ -210,6 +210,79 @@ def normalize_mesh(mesh, longest_side: float | None = None, extents: tuple[float
     return mesh
 
 
+AXES = {"+x": (1.0, 0.0, 0.0), "-x": (-1.0, 0.0, 0.0), "+y": (0.0, 1.0, 0.0), "-y": (0.0, -1.0, 0.0),
+        "+z": (0.0, 0.0, 1.0), "-z": (0.0, 0.0, -1.0)}
+"""Axis names of ``--up-axis`` and ``--front`` (``x``, ``y``, ``z`` mean the + ones)."""
+
+
+def axis_vector(name: str, what: str = "axis") -> np.ndarray:
+    """(3,) unit vector of an axis name (``+x`` ... ``-z``, or ``x``/``y``/``z``); one clear error otherwise."""
+    key = str(name).strip().lower()
+    key = "+" + key if key in ("x", "y", "z") else key
+    if key not in AXES:
+        raise DataError(f"{what} {name!r}: expected one of {', '.join(AXES)}")
+    return np.asarray(AXES[key])
+
+
+def orientation_matrix(up: str = "+z", front: str = "-y") -> np.ndarray:
+    """(3, 3) rotation taking a file's ``up`` axis to +z and its ``front`` to -y (the project's convention).
+
+    ``orientation_matrix("+y", "+z")`` turns a y-up model that faces +z (glTF, many generators) upright.
+    """
+    u, f = axis_vector(up, "up axis"), axis_vector(front, "front")
+    if abs(float(u @ f)) > 1e-9:
+        raise DataError(f"front {front} is not perpendicular to up axis {up}: give a front among "
+                        + ", ".join(k for k, v in AXES.items() if abs(float(np.asarray(v) @ u)) < 1e-9))
+    src = np.stack([np.cross(-f, u), -f, u], axis=1)  # file axes that become world x, y, z: (3, 3)
+    return src.T
+
+
+def solid_volume(mesh, resolution: int = 48) -> float:
+    """Volume of a mesh (m^3): exact when watertight, else that of its filled voxelisation at
+    ``resolution`` cells along the longest side (an open box counts its walls, not its inside)."""
+    if mesh.is_volume:
+        return float(mesh.volume)
+    pitch = float(max(mesh.extents)) / resolution
+    if pitch <= 0:
+        return 0.0
+    vox = mesh.voxelized(pitch)
+    try:
+        vox = vox.fill()
+    except Exception:  # noqa: BLE001 - filling may fail on open shells; the surface voxels remain
+        pass
+    return float(vox.matrix.sum()) * pitch**3
+
+
+def concavity(mesh) -> float:
+    """Convex-hull volume / :func:`solid_volume` - 1: 0 for a convex solid, large for an open box or a cup."""
+    vol = solid_volume(mesh)
+    hull = mesh.convex_hull
+    if vol <= 0:
+        return 0.0
+    return max(0.0, float(hull.volume) / vol - 1.0)
+
+
+MIN_THICKNESS = 0.003
+"""Collision hulls thinner than this (m) are thickened to it (a flat panel has no volume for MuJoCo)."""
+
+
+def thicken(hull, minimum: float = MIN_THICKNESS):
+    """A convex hull at least ``minimum`` thick along its thinnest principal direction (flat panels)."""
+    import trimesh
+
+    pts = np.asarray(hull.vertices, float)
+    if len(pts) < 3:
+        return hull
+    centred = pts - pts.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    normal = vt[-1]
+    span = float(np.ptp(centred @ normal))
+    if span >= minimum:
+        return hull
+    off = normal * (minimum - span) / 2
+    return trimesh.Trimesh(np.vstack([pts + off, pts - off])).convex_hull
+
+
 def mean_color(mesh) -> list[float]:
     """RGBA in [0, 1]: the mean vertex colour, or light grey."""
     if getattr(mesh.visual, "kind", None) == "vertex":
@@ -232,13 +305,19 @@ class Decomposition:
 
 
 def decompose(mesh, settings: CoacdSettings = CoacdSettings()) -> Decomposition:
-    """Convex decomposition of a boolean-clean mesh (CoACD), within ``settings.timeout_s``."""
+    """Convex decomposition (CoACD) within ``settings.timeout_s``.
+
+    A boolean-clean mesh is decomposed as it is. An open or non-manifold one (a drawer with no top, a
+    cabinet with no front, a triangle soup) is measured by its filled voxelisation (:func:`solid_volume`)
+    and handed to CoACD, whose own voxel preprocessing makes it manifold first; flat pieces are
+    thickened (:func:`thicken`). A nearly convex mesh is its own hull.
+    """
     t0 = time.perf_counter()
-    volume = float(mesh.volume)
-    hull = mesh.convex_hull
+    volume = solid_volume(mesh)
+    hull = thicken(mesh.convex_hull)
     warnings: list[str] = []
-    if hull.volume <= volume * (1 + settings.threshold * 0.5):
-        return Decomposition([hull], "single", time.perf_counter() - t0, hull.volume / volume - 1)
+    if volume <= 0 or hull.volume <= volume * (1 + settings.threshold * 0.5):
+        return Decomposition([hull], "single", time.perf_counter() - t0, hull.volume / max(volume, 1e-12) - 1)
     args = (np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int32), dataclasses.asdict(settings))
     try:
         if settings.timeout_s is None:
@@ -251,7 +330,9 @@ def decompose(mesh, settings: CoacdSettings = CoacdSettings()) -> Decomposition:
         parts, method = [(np.asarray(hull.vertices), np.asarray(hull.faces))], "convex_hull"
     hulls = []
     for v, f in parts:
-        h = as_trimesh(v, f).convex_hull
+        if len(v) < 4:
+            continue
+        h = thicken(as_trimesh(v, f).convex_hull)
         if h.volume > 1e-6 * volume and len(h.vertices) >= 4:
             hulls.append(h)
     if not hulls:

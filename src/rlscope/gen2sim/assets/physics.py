@@ -107,6 +107,17 @@ CATEGORIES: dict[str, CategoryInfo] = {
     "storage_box": CategoryInfo((20, 45), (400, 2500), "plastic", "boxy", 0.7),
     "window": CategoryInfo((50, 110), (8000, 20000), "wood", "flat", 0.1),
     "faucet": CategoryInfo((15, 30), (800, 2500), "metal", "irregular"),
+    "refrigerator": CategoryInfo((80, 190), (40000, 110000), "metal", "boxy", 0.8),
+    "dishwasher": CategoryInfo((60, 90), (30000, 55000), "metal", "boxy", 1.0),
+    "washing_machine": CategoryInfo((60, 90), (50000, 85000), "metal", "boxy", 1.0),
+    "safe": CategoryInfo((30, 80), (15000, 120000), "metal", "boxy", 0.9),
+    "table": CategoryInfo((60, 180), (8000, 40000), "wood", "flat", 0.6),
+    "chair": CategoryInfo((75, 105), (3000, 9000), "wood", "irregular", 1.0),
+    "door": CategoryInfo((190, 220), (15000, 40000), "wood", "flat", 0.05),
+    "toilet": CategoryInfo((60, 80), (20000, 45000), "ceramic", "irregular", 1.4),
+    "bucket": CategoryInfo((25, 40), (400, 1500), "plastic", "round"),
+    "suitcase": CategoryInfo((50, 80), (2500, 5000), "plastic", "boxy", 0.4),
+    "lamp": CategoryInfo((30, 60), (800, 3000), "metal", "irregular"),
 }
 """Offline fallback: plausible ranges per category (longest side in cm, mass in g)."""
 
@@ -118,10 +129,24 @@ CATEGORY_ALIASES = {
     "bin": "trash_can", "dustbin": "trash_can", "garbage can": "trash_can", "lidded box": "storage_box",
     "storagebox": "storage_box", "container": "storage_box", "tap": "faucet", "cupboard": "cabinet",
     "dresser": "cabinet", "nightstand": "cabinet", "oven": "microwave", "rubber duck": "duck", "teddy bear": "teddy",
-    "bear": "teddy", "lego": "block", "brick": "block",
+    "bear": "teddy", "lego": "block", "brick": "block", "storage furniture": "cabinet", "fridge": "refrigerator",
+    "freezer": "refrigerator", "washer": "washing_machine", "folding chair": "chair", "desk": "table",
+    "kitchen pot": "pot", "trash bin": "trash_can",
 }
+"""Other names of categories, PartNet-Mobility's among them (``StorageFurniture`` -> cabinet)."""
 
 DEFAULT_CATEGORY = CategoryInfo((10, 30), (100, 1000), "plastic", "irregular")
+"""What an unknown or missing category gets (:func:`default_note` says so)."""
+
+PLAUSIBLE_FACTOR = 3.0
+"""A mesh whose longest side in file units, read as metres, lies within the category's size range widened
+by this factor each way is taken to be in metres and keeps its size."""
+IMPLAUSIBLE_FACTOR = 10.0
+"""A size or mass outside the category's range by more than this factor each way draws a warning."""
+ANY_SIZE_CM = (0.3, 1000.0)
+"""Longest side (cm) of anything the pipeline simulates; outside it, a warning (also bounds language-model answers)."""
+ANY_MASS_G = (0.05, 1e6)
+"""Mass (g) of anything the pipeline simulates; outside it, a warning (also bounds language-model answers)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +167,7 @@ def lookup_category(category: str | None) -> tuple[str | None, CategoryInfo]:
     """(canonical name, table row) of a category; unknown categories get :data:`DEFAULT_CATEGORY`."""
     if not category:
         return None, DEFAULT_CATEGORY
-    key = category.strip().lower().replace("-", " ")
+    key = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", category.strip()).lower().replace("-", " ")  # StorageFurniture
     key = CATEGORY_ALIASES.get(key, key)
     key = key.replace(" ", "_")
     if key in CATEGORIES:
@@ -154,6 +179,43 @@ def lookup_category(category: str | None) -> tuple[str | None, CategoryInfo]:
         if word in CATEGORIES:
             return word, CATEGORIES[word]
     return None, DEFAULT_CATEGORY
+
+
+def default_note(category: str | None) -> str:
+    """The warning that an unknown (or missing) category got :data:`DEFAULT_CATEGORY`, listing the known ones."""
+    d = DEFAULT_CATEGORY
+    what = f"unknown category {category!r}" if category else "no category given"
+    return (f"{what}: used generic defaults ({d.material}, {d.size_cm[0]:g}-{d.size_cm[1]:g} cm, "
+            f"{d.mass_g[0]:g}-{d.mass_g[1]:g} g); known categories: {', '.join(sorted(CATEGORIES))}")
+
+
+def plausibility_notes(category: str | None, size_m: float | None, mass_kg: float | None) -> list[str]:
+    """Warnings for a longest side or a mass outside the category's ranges by more than
+    :data:`IMPLAUSIBLE_FACTOR` (an unknown category: outside :data:`ANY_SIZE_CM` / :data:`ANY_MASS_G`)."""
+    name, info = lookup_category(category)
+    k = IMPLAUSIBLE_FACTOR
+    if name is None:
+        size_range, mass_range, what = ANY_SIZE_CM, ANY_MASS_G, "an object"
+        how = (f"anything simulated is {ANY_SIZE_CM[0]:g}-{ANY_SIZE_CM[1]:g} cm and {ANY_MASS_G[0] / 1000:g}-"
+               f"{ANY_MASS_G[1] / 1000:g} kg")
+    else:
+        size_range = (info.size_cm[0] / k, info.size_cm[1] * k)
+        mass_range = (info.mass_g[0] / k, info.mass_g[1] * k)
+        what = f"a {name}"
+        how = (f"a {name} is {info.size_cm[0]:g}-{info.size_cm[1]:g} cm and {info.mass_g[0] / 1000:g}-"
+               f"{info.mass_g[1] / 1000:g} kg; checked within {k:g}x")
+    notes = []
+    if size_m is not None and not size_range[0] <= size_m * 100 <= size_range[1]:
+        notes.append(f"implausible size for {what}: longest side {size_m * 100:.3g} cm ({how})")
+    if mass_kg is not None and not mass_range[0] <= mass_kg * 1000 <= mass_range[1]:
+        notes.append(f"implausible mass for {what}: {mass_kg:.4g} kg ({how})")
+    return notes
+
+
+def size_is_plausible(size_cm: tuple[float, float], size_m: float) -> bool:
+    """Whether a longest side (m) lies within a size range (cm) widened by :data:`PLAUSIBLE_FACTOR` each way."""
+    lo, hi = size_cm
+    return lo / PLAUSIBLE_FACTOR <= size_m * 100 <= hi * PLAUSIBLE_FACTOR
 
 
 def canonical_material(name: str) -> str | None:
@@ -228,8 +290,8 @@ def parse_physics_answer(text: str, category: str | None = None) -> tuple[Physic
     Returns the answer and warnings about fields that were filled from the tables.
     """
     obj = _first_json_object(text)
-    size = _range(obj.get("size_cm"), "size_cm", 0.3, 1000.0)
-    mass = _range(obj.get("mass_g"), "mass_g", 0.05, 1e6)
+    size = _range(obj.get("size_cm"), "size_cm", *ANY_SIZE_CM)
+    mass = _range(obj.get("mass_g"), "mass_g", *ANY_MASS_G)
     table = table_answer(category)
     notes = []
     material = canonical_material(obj.get("material", "")) if obj.get("material") else None
