@@ -40,15 +40,21 @@ def check_study(study: Path) -> None:
     steps = [f"grpo@{s}" for s in QUICK_STUDY["checkpoints"]]
     expect(set(seed["models"]) == {"base", *steps, "distilled"}, f"{study}/study.json: base, {', '.join(steps)} and distilled")
     md = (study / "report.md").read_text()
-    for name, c in seed["comparisons"].items():
-        expect(c["problems"] == QUICK_STUDY["problems"] and c["ks"][-1] == QUICK_STUDY["n"],
-               f"{name}: {c['problems']} problems, k up to {c['ks'][-1]}")
-        expect(sum(c["coverage_counts"].values()) == c["problems"], f"{name}: coverage sets partition the problems")
-        row = re.search(rf"^\| {re.escape(name)} \| ([0-9.]+) \| ([0-9.]+) \|", md, re.M)
-        expect(row is not None and float(row[1]) == round(c["other_curve"][0], 3)
-               and float(row[2]) == round(c["other_curve"][-1], 3),
-               f"report.md states {name}'s pass@1 and pass@{c['ks'][-1]} as study.json has them")
-        expect(f"**{name}** vs base" in md, f"report.md has a finding for {name}")
+    sections = seed["compare"]["benchmarks"]
+    expect(list(sections) == ["organism"], f"{study}/study.json: one benchmark, the organism ({', '.join(sections)})")
+    sec = sections["organism"]
+    ref, ks = sec["reference"], sec["ks"]
+    expect(sec["problems"] == QUICK_STUDY["problems"] and ks[-1] == QUICK_STUDY["n"],
+           f"organism: {sec['problems']} problems, k up to {ks[-1]}")
+    for c in sec["comparisons"]:
+        name, top = c["run"], ks.index(c["delta_se_k"])
+        cov = c["coverage"]
+        expect(sorted(sum(cov.values(), [])) == sorted(sec["problem_ids"]), f"{name}: coverage sets partition the problems")
+        row = re.search(rf"^\| {re.escape(name)} \| ([0-9.]+) / ([0-9.]+) \| ([0-9.]+) / ([0-9.]+) \|", md, re.M)
+        want = (c["pass1"][ref], c["pass1"][name], sec["curves"][ref][top]["pass_at_k"], sec["curves"][name][top]["pass_at_k"])
+        expect(row is not None and all(float(row[i + 1]) == round(w, 3) for i, w in enumerate(want)),
+               f"report.md states {ref}'s and {name}'s pass@1 and pass@{c['delta_se_k']} as study.json has them")
+        expect(f"- {name}: pass@1 {c['pass1'][name]:.3f} against {ref}'s" in md, f"report.md has a finding for {name}")
     loads_with_images(study / "report.html", at_least=2)
 
 
