@@ -495,28 +495,25 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
 
 
 def write_index(out: Path, summaries: list[dict[str, Any]]) -> Path:
-    """``out/index.html``: one line per task with its success and a link to its report."""
+    """``out/index.html`` (and ``index.md``): one line per sub-task and chain with its success and a link to its
+    task's report."""
     import html
 
-    from rlscope.report.browser import READY_SCRIPT
+    from rlscope.report.page import Page, Raw
 
     rows = []
     for s in summaries:
         rel = Path(s["run"]).resolve().relative_to(out.resolve())
+        link = Raw(f"<a href='{html.escape(rel.as_posix())}/report.html'>{html.escape(s['task_id'])}</a>")
         for sub in s["subtasks"]:
             e = sub["eval"]
-            rows.append(f"<tr><td><a href='{html.escape(str(rel))}/report.html'>{html.escape(s['task_id'])}</a></td>"
-                        f"<td>{html.escape(sub['name'])}</td><td>{e['success_rate']:.2f}</td><td>{e['honest_success_rate']:.2f}</td>"
-                        f"<td>{e['penetration_max_m'] * 1000:.1f}</td><td>{sub['train']['seconds']:.0f}</td></tr>")
+            rows.append([link, sub["name"], e["success_rate"], e["honest_success_rate"],
+                         f"{e['penetration_max_m'] * 1000:.1f}", f"{sub['train']['seconds']:.0f}"])
         if s.get("chain"):
             c = s["chain"]
-            rows.append(f"<tr><td>{html.escape(s['task_id'])}</td><td>chain</td><td>{c['success_rate']:.2f}</td>"
-                        f"<td>{c['honest_success_rate']:.2f}</td><td>{c['penetration_max_m'] * 1000:.1f}</td><td></td></tr>")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>Gen2Sim run</title>" + READY_SCRIPT +
-            "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;border-bottom:1px solid #ddd}</style></head>"
-            "<body><h1>Gen2Sim run</h1><table><tr><th>task</th><th>sub-task</th><th>success</th><th>honest success</th>"
-            "<th>max penetration (mm)</th><th>train s</th></tr>" + "".join(rows) + "</table></body></html>\n")
-    path = out / "index.html"
-    atomic_write_text(path, page)
+            rows.append([link, "chain", c["success_rate"], c["honest_success_rate"], f"{c['penetration_max_m'] * 1000:.1f}", ""])
+    page = Page("Gen2Sim run")
+    page.table(["task", "sub-task", "success", "honest success", "max penetration (mm)", "train s"], rows, searchable=True)
+    path = Path(page.write(out, stem="index")["html"])
     atomic_write_text(out / "summary.json", json.dumps(summaries, indent=2) + "\n")
     return path

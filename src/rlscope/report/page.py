@@ -180,8 +180,8 @@ class Page:
         self._html.append(f"<details><summary>{html.escape(summary)}</summary><pre>{html.escape(text)}</pre></details>")
         self._md += [f"<details><summary>{html.escape(summary)}</summary>", "", "```", text.rstrip(), "```", "", "</details>", ""]
 
-    def write(self, out: Path) -> dict[str, str]:
-        """``out/report.html``, ``out/report.md`` and the figures' PNG files; returns their paths."""
+    def write(self, out: Path, stem: str = "report") -> dict[str, str]:
+        """``out/<stem>.html``, ``out/<stem>.md`` and the figures' PNG files; returns their paths."""
         out.mkdir(parents=True, exist_ok=True)
         for name, data in self._figures.items():
             (out / name).write_bytes(data)
@@ -189,9 +189,9 @@ class Page:
                 f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(self.title)}</title>"
                 f"<style>{CSS}</style>{READY_SCRIPT}{SEARCH_SCRIPT}</head>\n<body>\n<h1>{html.escape(self.title)}</h1>\n"
                 + "\n".join(self._html) + "\n</body></html>\n")
-        atomic_write_text(out / "report.html", page)
-        atomic_write_text(out / "report.md", "\n".join([f"# {self.title}", "", *self._md]).rstrip() + "\n")
-        return {"html": str(out / "report.html"), "markdown": str(out / "report.md")}
+        atomic_write_text(out / f"{stem}.html", page)
+        atomic_write_text(out / f"{stem}.md", "\n".join([f"# {self.title}", "", *self._md]).rstrip() + "\n")
+        return {"html": str(out / f"{stem}.html"), "markdown": str(out / f"{stem}.md")}
 
 
 class Raw(str):
