@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test test-all bench setup system-deps clean
+.PHONY: demo test test-all bench setup system-deps clean lerobot test-lerobot
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,20 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	touch $(STAMP)
 
 setup: $(STAMP) system-deps
+
+# The lerobot extra (`rlscope gen2sim demos` writes LeRobot datasets) in its own environment: lerobot 0.4.4
+# needs torch<2.11 and huggingface-hub<0.36, which the main environment's pins exclude
+LEROBOT_VENV := .venv-lerobot
+$(LEROBOT_VENV)/.installed: pyproject.toml requirements-lerobot.lock
+	$(PYTHON) -m venv $(LEROBOT_VENV)
+	$(LEROBOT_VENV)/bin/python -m pip install -q -r requirements-lerobot.lock
+	$(LEROBOT_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+lerobot: $(LEROBOT_VENV)/.installed system-deps
+
+test-lerobot: lerobot
+	$(LEROBOT_VENV)/bin/python -m pytest -q tests/lerobot_extra
 
 system-deps:
 	@bash scripts/install-system-deps.sh

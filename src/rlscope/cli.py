@@ -275,6 +275,16 @@ def gen2sim_run(cfg) -> int:
     return 0
 
 
+def gen2sim_demos(cfg) -> int:
+    from rlscope.gen2sim.demos import make_demos
+
+    s = make_demos(cfg)
+    print(f"{s['episodes']} demonstrations of {s['task_id']} ({s['frames']} frames at {s['fps']} fps"
+          f"{', with video' if s['video'] else ''}) from {s['rollouts']} rollouts (success {s['success_rate']:.2f}), "
+          f"{s['episodes_per_min']:.0f} episodes/min: {s['dataset']}")
+    return 0
+
+
 def _print_gen2sim(summary: dict) -> None:
     rows = []
     for s in summary["subtasks"]:
@@ -354,7 +364,8 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
         "gen2sim": {"asset": (lazy("rlscope.gen2sim.assets.cli", "AssetConfig"), gen2sim_asset),
                     "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train),
                     "propose": (lazy("rlscope.gen2sim.tasks.propose", "ProposeConfig"), gen2sim_propose),
-                    "run": (lazy("rlscope.gen2sim.pipeline", "RunConfig"), gen2sim_run)},
+                    "run": (lazy("rlscope.gen2sim.pipeline", "RunConfig"), gen2sim_run),
+                    "demos": (lazy("rlscope.gen2sim.demos", "DemosConfig"), gen2sim_demos)},
         "demo": {"": (demo_cfg, demo)},
     }
 

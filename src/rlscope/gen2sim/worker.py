@@ -13,6 +13,9 @@ with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
   ``validation.json`` yet (:func:`rlscope.gen2sim.tasks.validate.validate_subtask`); writes it per task:
   ``{"ok": ..., "subtasks": {NAME: {"ok", "problems", "warnings", "seconds"}}}``, a rejected candidate
   with its reasons (its code raised, returned NaN or the wrong shape, ran past CALL_S, ...).
+* ``demos RUN_DIR CHUNK EPISODES``: roll out the trained policies in sequence over ``EPISODES`` new episodes
+  (seeded by ``CHUNK``), recording every step; writes ``demos/rollouts/chunk_CHUNK.npz``
+  (:func:`rlscope.gen2sim.demos.pack_rollouts`).
 * ``render RUN_DIR``: draw the recorded rollouts (``subtasks/*/frames.npz``, ``chain/frames.npz``) into
   ``videos/NAME.gif``; writes ``videos/rendered.json`` (name -> file, or null where there is none).
 
@@ -216,6 +219,30 @@ def chain(run: Path) -> int:
     return 0
 
 
+def demos(run: Path, chunk: int, episodes: int) -> int:
+    from rlscope.gen2sim.demos import pack_rollouts, rollout_seed
+    from rlscope.gen2sim.rl.evaluate import evaluate_chain
+    from rlscope.gen2sim.rl.train import load_policy
+    from rlscope.gen2sim.tasks.task import RewardCodeError, compile_code
+
+    job = _job(run)
+    task, scene = _setup(run)
+    try:
+        codes = [compile_code(s, _call_s(job)) for s in task.subtasks]
+        policies = [load_policy(run / "subtasks" / s.name / "best.pt") for s in task.subtasks]
+        res = evaluate_chain(scene, list(task.subtasks), codes, policies, episodes=episodes,
+                             seed=rollout_seed(int(job.get("seed", 0)), chunk), record=episodes, nthread=int(job.get("nthread", 2)))
+    except RewardCodeError as exc:
+        _write_json(run / "demos" / "error.json", {"error": str(exc)})
+        return CODE_FAILED
+    path = run / "demos" / "rollouts" / f"chunk_{chunk:04d}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **pack_rollouts(res))
+    tmp.replace(path)
+    return 0
+
+
 def render(run: Path) -> int:
     from rlscope.errors import RlscopeError
     from rlscope.gen2sim.render import render_gif
@@ -253,6 +280,8 @@ def main(argv: list[str]) -> int:
         return chain(run)
     if mode == "render":
         return render(run)
+    if mode == "demos":
+        return demos(run, int(argv[2]), int(argv[3]))
     if mode == "validate":
         return validate(run, float(argv[2]) or None)
     print(f"unknown mode {mode!r}", file=sys.stderr)

@@ -82,7 +82,9 @@ def isolated_command(argv: Sequence[str], writable: Sequence[Path | str], bwrap:
         binds.ro(d)
     for w in writable:
         binds.rw(inside_path(w))
-    for k, v in {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", **env}.items():
+    # the sandbox's user has no passwd entry: libraries asking for a user name (torch's compile cache) read LOGNAME/USER
+    base = {"HOME": "/tmp", "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "USER": "sandbox", "LOGNAME": "sandbox"}
+    for k, v in {**base, **env}.items():
         cmd += ["--setenv", k, v]
     cmd += ["--chdir", "/tmp", "--", *argv]
     return cmd

@@ -38,6 +38,10 @@ class EvalResult:
     """States of the recorded episodes: each (T + 1, nstate)."""
     frames_eq: list[np.ndarray] = dataclasses.field(default_factory=list)
     """Equality activity (suction) of the recorded episodes: each (T + 1, neq)."""
+    actions: list[np.ndarray] = dataclasses.field(default_factory=list)
+    """Actions of the recorded episodes: each (T, 4), action t taken in state t."""
+    rewards: list[np.ndarray] = dataclasses.field(default_factory=list)
+    """Rewards of the recorded episodes: each (T,)."""
 
     @property
     def plausible(self) -> np.ndarray:
@@ -74,9 +78,15 @@ def run_episodes(env, policy, record: int = 0, deterministic: bool = False) -> E
     end_states = np.zeros((n, env.nstate))
     frames = [[env.state[i].copy()] for i in range(record)]
     frames_eq = [[np.zeros(env.scene.model.neq)] for _ in range(record)]
+    acts: list[list[np.ndarray]] = [[] for _ in range(record)]
+    rews: list[list[float]] = [[] for _ in range(record)]
     for _ in range(T):
         action = policy(obs, deterministic=deterministic, generator=noise)
         obs, reward, term, trunc, info = env.step(action)
+        for i in range(record):
+            if live[i]:
+                acts[i].append(np.asarray(action[i], dtype=np.float32).copy())
+                rews[i].append(float(reward[i]))
         returns += np.where(live, reward, 0.0)
         pen = np.where(live, np.maximum(pen, info["penetration"]), pen)
         for i in range(record):
@@ -97,7 +107,9 @@ def run_episodes(env, policy, record: int = 0, deterministic: bool = False) -> E
         if not live.any():
             break
     return EvalResult(episodes=n, success=success, penetration=pen, bad=bad, end_states=end_states, returns=returns,
-                      frames=[np.stack(f) for f in frames], frames_eq=[np.stack(f) for f in frames_eq])
+                      frames=[np.stack(f) for f in frames], frames_eq=[np.stack(f) for f in frames_eq],
+                      actions=[np.stack(a) if a else np.zeros((0, 4), np.float32) for a in acts],
+                      rewards=[np.asarray(r, dtype=np.float32) for r in rews])
 
 
 def make_eval_env(scene, sub, code, episodes: int, seed: int, start_states: np.ndarray | None = None,
