@@ -313,6 +313,9 @@ class RunConfig:
     """Where a task's run directory holds another version of the task: discard that run and start over."""
     keep_going: bool = False
     """Use an input's asset even when its validation fails (by default the run stops there, exit status 2)."""
+    accept_doubtful: bool = False
+    """Build photo inputs from doubtful cut-outs instead of stopping (the mask over each photo is written to
+    OUT/assets/NAME/segmentation.png either way; `gen2sim asset --box/--point` guides one)."""
     ray: str | None = None
     """Train the tasks in parallel as Ray tasks: 'local' (start Ray here), 'auto' (this machine's cluster) or
     ray://HOST:PORT; each asks for --nthread CPUs (and --ray-gpus GPUs)."""
@@ -398,7 +401,8 @@ def _build_input(spec: str, out: Path, cfg, *, name: str | None = None, category
         else:
             llm = LLMOptions(llm=cfg.model.llm, cache_dir=str(cfg.out / "llm_cache"), cache=cfg.model.cache,
                              timeout_s=cfg.model.timeout_s, max_retries=cfg.model.max_retries)
-            built = build([p], target.name, BuildOptions(category=category, seed=cfg.seed, llm=llm))
+            built = build([p], target.name, BuildOptions(category=category, seed=cfg.seed, llm=llm, mask_dir=str(target),
+                                                         accept_doubtful=cfg.accept_doubtful))
         built.asset.params["input"] = source
         write_asset(built, target)
         report = validate_asset(built.asset, target)

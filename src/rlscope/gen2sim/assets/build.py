@@ -59,6 +59,17 @@ class BuildOptions:
     """Mesh inputs: keep the file's size (metres) even when it is implausible for the category."""
     fixed_base: bool | None = None
     """URDF inputs: stand fixed in the world; None: articulated furniture and anything over 10 kg."""
+    box: tuple[int, int, int, int] | None = None
+    """Image inputs (one photo): the object's box x0, y0, x1, y1 in the photo's pixels."""
+    point: tuple[int, int] | None = None
+    """Image inputs (one photo): a pixel x, y of the object."""
+    segmenter: str = "grabcut"
+    """Image inputs: the segmenter (grabcut, or a registered one / module:object)."""
+    accept_doubtful: bool = False
+    """Image inputs: build from a doubtful cut-out instead of stopping (the doubts become warnings)."""
+    mask_dir: str | None = None
+    """Image inputs: where the mask and its overlay on the photo are written (segmentation.png, mask.png), also
+    when the cut-out is refused."""
 
 
 @dataclasses.dataclass
@@ -141,11 +152,20 @@ def build_from_images(paths: Sequence[Path], name: str, opts: BuildOptions = Bui
 
     timings: dict[str, float] = {}
     warnings: list[str] = []
+    if (opts.box or opts.point) and len(paths) > 1:
+        raise RlscopeError("--box / --point guide the segmentation of one photo; give one image, or none of them")
     with _timed(timings, "segment"):
-        segs = [segment_image(p) for p in paths]
+        segs = [segment_image(p, box=opts.box, point=opts.point, segmenter=opts.segmenter) for p in paths]
+    if opts.mask_dir:
+        write_masks(segs, Path(opts.mask_dir))
     for p, s in zip(paths, segs):
-        if s.doubts:
-            warnings.append(f"segmentation of {Path(p).name} is doubtful (confidence {s.confidence:.2f}): " + "; ".join(s.doubts))
+        if not s.doubts:
+            continue
+        what = f"the cut-out of {Path(p).name} is doubtful (confidence {s.confidence:.2f}): " + "; ".join(s.doubts)
+        if not (opts.accept_doubtful or s.guided):
+            look = f"; see {Path(opts.mask_dir) / mask_names(len(paths))[paths.index(p)][0]}" if opts.mask_dir else ""
+            raise RlscopeError(f"{what}{look}; guide it with --box x0,y0,x1,y1 or --point x,y, or --accept-doubtful")
+        warnings.append(what)
     answer = _physics_answer(name, opts, timings, warnings)
     known = answer.source == "llm" or phys.lookup_category(opts.category)[0] is not None
     hints = LiftHints(category=opts.category, shape=answer.shape if known else None, depth_ratio=answer.depth_ratio,
@@ -155,8 +175,26 @@ def build_from_images(paths: Sequence[Path], name: str, opts: BuildOptions = Bui
         res = lift(segs, opts.method, hints, learned=opts.lifter, learned_options=learned_opts)
     warnings += res.warnings
     params = {"lift_method": res.method, "lift_reason": res.reason, "inputs": [Path(p).name for p in paths],
-              "segmentation": [{"method": s.method, "confidence": s.confidence, "doubts": s.doubts} for s in segs]}
+              "segmentation": [{"method": s.method, "confidence": s.confidence, "doubts": s.doubts, "guided": s.guided}
+                               for s in segs]}
     return _rigid(res.mesh, name, "image", answer, opts, timings, warnings, params)
+
+
+def mask_names(views: int) -> list[tuple[str, str]]:
+    """(overlay, mask) file names of each view's segmentation."""
+    return [("segmentation.png", "mask.png")] if views == 1 else [(f"segmentation_{i}.png", f"mask_{i}.png") for i in range(views)]
+
+
+def write_masks(segs: Sequence, out: Path) -> None:
+    """Each view's mask over its photo (the object's outline drawn, the rest dimmed) and the bare mask."""
+    from PIL import Image
+
+    from rlscope.gen2sim.assets.segment import overlay
+
+    out.mkdir(parents=True, exist_ok=True)
+    for seg, (over, bare) in zip(segs, mask_names(len(segs))):
+        Image.fromarray(overlay(seg)).save(out / over)
+        Image.fromarray(seg.mask.astype(np.uint8) * 255).save(out / bare)
 
 
 def build_from_mesh(path: Path, name: str, opts: BuildOptions = BuildOptions()) -> Built:

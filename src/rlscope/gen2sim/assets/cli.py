@@ -80,6 +80,16 @@ class AssetConfig:
     closed: tuple[str, ...] = ()
     """Which end of a joint's range is closed, as JOINT=lower or JOINT=upper (overrides what the importer
     inferred: the end nearer 0), e.g. --closed door_joint=upper."""
+    box: str | None = None
+    """Photo inputs: the object's box as x0,y0,x1,y1 in the photo's pixels, to guide the segmentation."""
+    point: str | None = None
+    """Photo inputs: a pixel of the object as x,y, to guide the segmentation."""
+    accept_doubtful: bool = False
+    """Photo inputs: build from a doubtful cut-out (touching the border, several similar regions, a weak
+    outline) instead of stopping; either way the mask over the photo is written to OUT/NAME/segmentation.png."""
+    segmenter: str = "grabcut"
+    """Photo inputs: grabcut (saliency and GrabCut, or the alpha channel), or a registered segmenter /
+    module:object (e.g. a learned one with local weights)."""
     validate: bool = True
     """Load in MuJoCo, drop on a table, check size, mass and joint ranges (validation.json)."""
     keep_going: bool = False
@@ -98,6 +108,8 @@ def build_options(cfg: AssetConfig):
 
     parse_llm(cfg.llm)  # one clear line for a malformed --llm, before any work
     return BuildOptions(
+        box=parse_pixels(cfg.box, "--box", "x0,y0,x1,y1", 4), point=parse_pixels(cfg.point, "--point", "x,y", 2),
+        accept_doubtful=cfg.accept_doubtful, segmenter=cfg.segmenter, mask_dir=str(cfg.out / cfg.name),
         category=cfg.category, method=cfg.method, seed=cfg.seed, sample_physics=cfg.sample_physics,
         llm=LLMOptions(llm=cfg.llm, cache_dir=str(cfg.out / "llm_cache"), timeout_s=cfg.llm_timeout_s),
         size_cm=cfg.size_cm, mass_g=cfg.mass_g, azimuths=cfg.azimuths, lifter=cfg.lifter,
@@ -106,6 +118,19 @@ def build_options(cfg: AssetConfig):
         coacd=CoacdSettings(threshold=cfg.coacd_threshold, max_convex_hull=cfg.coacd_max_hulls,
                             mcts_iterations=cfg.coacd_iterations, timeout_s=cfg.coacd_timeout_s, seed=cfg.seed),
     )
+
+
+def parse_pixels(text: str | None, option: str, form: str, count: int) -> tuple[int, ...] | None:
+    """``"10,20,30,40"`` -> (10, 20, 30, 40); one clear error naming ``option`` otherwise."""
+    if text is None:
+        return None
+    try:
+        values = tuple(int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count or min(values) < 0:
+        raise RlscopeError(f"{option} {text!r}: expected {form}, non-negative pixel coordinates")
+    return values
 
 
 def set_closed_ends(asset, specs: tuple[str, ...]) -> None:
@@ -153,6 +178,10 @@ def run_asset(cfg: AssetConfig) -> dict[str, Any]:
         timings["preview"] = round(time.perf_counter() - t, 4)
         asset.files["preview"] = "preview.png"
         asset.params["preview_renderer"] = preview_by
+    if asset.source == "image" and (out_dir / "segmentation.png").exists():
+        asset.files["segmentation"] = "segmentation.png"
+        if cfg.preview != "none":
+            beside_photo(out_dir / "preview.png", out_dir / "segmentation.png")
     timings["total"] = round(time.perf_counter() - t0, 4)
     save_asset_json(asset, out_dir)
     write_manifest(out_dir, "gen2sim asset", cfg, extra={"timings": timings})
@@ -174,10 +203,24 @@ def run_asset(cfg: AssetConfig) -> dict[str, Any]:
         "valid": report.ok if report else None,
         "failures": report.failures if report else [],
         "preview": preview_by,
+        "segmentation": asset.files.get("segmentation"),
         "warnings": list(asset.warnings),
         "timings": timings,
     }
     return summary
+
+
+def beside_photo(preview: Path, overlay: Path) -> None:
+    """Put the mask over the photo to the right of the rendered asset, in ``preview``."""
+    from PIL import Image
+
+    with Image.open(preview) as a, Image.open(overlay) as b:
+        a, b = a.convert("RGB"), b.convert("RGB")
+        b = b.resize((max(1, round(b.width * a.height / b.height)), a.height))
+        both = Image.new("RGB", (a.width + b.width, a.height), "white")
+        both.paste(a, (0, 0))
+        both.paste(b, (a.width, 0))
+    both.save(preview)
 
 
 def format_summary(summary: dict[str, Any]) -> list[tuple[str, str]]:
@@ -200,7 +243,9 @@ def format_summary(summary: dict[str, Any]) -> list[tuple[str, str]]:
     if summary["valid"] is not None:
         rows.append(("validation", "ok" if summary["valid"] else "FAILED: " + "; ".join(summary["failures"])))
     if summary["preview"]:
-        rows.append(("preview", summary["preview"]))
+        rows.append(("preview", summary["preview"] + (" (beside the mask over the photo)" if summary.get("segmentation") else "")))
+    if summary.get("segmentation"):
+        rows.append(("mask over the photo", summary["segmentation"]))
     rows.append(("time (s)", ", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items())))
     for w in summary["warnings"]:
         rows.append(("warning", w))
