@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	$(PY) -m pip install -q --no-deps robosuite==1.5.2
 	# genesis-world's PartNet-Mobility object (a bottle with a lid) for the URDF import tests: read as files, never imported
 	$(PY) -m pip install -q --no-deps genesis-world==1.4.5
+	# Meta-World's and Franka Kitchen's MJCF objects for the MJCF import tests: read as files, never imported
+	$(PY) -m pip install -q --no-deps metaworld==3.1.1 gymnasium-robotics==1.4.2
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 

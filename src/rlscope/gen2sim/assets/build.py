@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".off", ".glb", ".gltf")
+MJCF_SUFFIXES = (".xml", ".mjcf")
 URDF_SUFFIXES = (".urdf",)
 PROCEDURAL_PREFIX = "procedural:"
 
@@ -109,8 +110,10 @@ def input_kind(inputs: Sequence[Path | str]) -> str:
         return "mesh"
     if suffixes <= set(URDF_SUFFIXES):
         return "urdf"
+    if suffixes <= set(MJCF_SUFFIXES):
+        return "mjcf"
     raise RlscopeError(f"cannot tell what {names[0]} is: expected an image ({', '.join(IMAGE_SUFFIXES)}), a mesh "
-                       f"({', '.join(MESH_SUFFIXES)}), a URDF (.urdf, or a PartNet-Mobility directory) or procedural:KIND")
+                       f"({', '.join(MESH_SUFFIXES)}), a URDF (.urdf, or a PartNet-Mobility directory), an MJCF object (.xml) or procedural:KIND")
 
 
 def build(inputs: Sequence[Path | str], name: str, opts: BuildOptions = BuildOptions()) -> Built:
@@ -121,6 +124,8 @@ def build(inputs: Sequence[Path | str], name: str, opts: BuildOptions = BuildOpt
         return build_from_mesh(Path(inputs[0]), name, opts)
     if kind == "urdf":
         return build_from_urdf(Path(inputs[0]), name, opts)
+    if kind == "mjcf":
+        return build_from_mjcf(Path(inputs[0]), name, opts)
     return build_procedural(str(inputs[0])[len(PROCEDURAL_PREFIX) :], name, opts)
 
 
@@ -317,6 +322,26 @@ def build_from_urdf(path: Path, name: str, opts: BuildOptions = BuildOptions()) 
         lo, hi = meshlib.asset_bounds(asset, meshes)
         asset.physics.size = (hi - lo).tolist()
     return Built(asset, meshes)
+
+
+def build_from_mjcf(path: Path, name: str, opts: BuildOptions = BuildOptions()) -> Built:
+    """Import an MJCF object: compiled by MuJoCo, written as a URDF, imported as one (see :mod:`mjcf_import`)."""
+    import tempfile
+
+    from rlscope.gen2sim.assets.mjcf_import import mjcf_to_urdf
+
+    with tempfile.TemporaryDirectory(prefix="rlscope-mjcf-") as tmp:
+        urdf, free = mjcf_to_urdf(path, Path(tmp))
+        if opts.fixed_base is None:  # mounted where the file put it, unless it has a free joint
+            opts = dataclasses.replace(opts, fixed_base=not free)
+        try:
+            built = build_from_urdf(urdf, name, opts)
+        except DataError as exc:  # name the user's file, not the intermediate URDF
+            raise DataError(str(exc).replace(str(urdf), path.name), str(path)) from None
+    built.asset.source = "mjcf"
+    built.asset.params["mjcf"] = path.name
+    built.asset.params.pop("urdf", None)
+    return built
 
 
 def build_procedural(kind: str, name: str, opts: BuildOptions = BuildOptions(), **params: Any) -> Built:

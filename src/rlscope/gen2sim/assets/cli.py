@@ -1,4 +1,4 @@
-"""`rlscope gen2sim asset IMAGE|MESH|URDF --name N`: build, validate and preview one asset.
+"""`rlscope gen2sim asset IMAGE|MESH|URDF|MJCF --name N`: build, validate and preview one asset.
 
 Writes ``OUT/NAME/``: ``meshes/visual.obj`` (vertex colours), ``hulls/hull_*.obj`` (convex
 collision parts), ``model.urdf``, ``model.xml`` (MJCF), ``semantics.txt`` (PartNet-Mobility style),
@@ -27,7 +27,7 @@ class AssetConfig:
     """`rlscope gen2sim asset`: image(s), mesh, URDF or procedural:KIND -> a validated simulation asset."""
 
     input: Annotated[list[Path], tyro.conf.Positional]
-    """IMAGE [IMAGE ...] (several images: views for a visual hull), a MESH (.obj/.stl/.ply/.glb), a URDF, a PartNet-Mobility directory (mobility.urdf, semantics.txt, ...), or procedural:KIND (cabinet, microwave, storage_box, trash_can, laptop, window, faucet)."""
+    """IMAGE [IMAGE ...] (several images: views for a visual hull), a MESH (.obj/.stl/.ply/.glb), a URDF, a PartNet-Mobility directory (mobility.urdf, semantics.txt, ...), an MJCF object (.xml: robosuite, Meta-World, Franka Kitchen files as they ship; FILE.semantics.json beside it names parts), or procedural:KIND (cabinet, microwave, storage_box, trash_can, laptop, window, faucet)."""
     name: str
     """Asset id; the asset is written to OUT/NAME/."""
     category: str | None = None
