@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: demo test test-all bench setup system-deps clean lerobot test-lerobot
+.PHONY: demo test test-all bench setup system-deps clean lerobot test-lerobot vllm test-vllm
 
 $(STAMP): pyproject.toml requirements.lock Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,19 @@ lerobot: $(LEROBOT_VENV)/.installed system-deps
 
 test-lerobot: lerobot
 	$(LEROBOT_VENV)/bin/python -m pytest -q tests/lerobot_extra
+
+# vLLM's CPU build (`--backend vllm`, `vllm serve`) in its own environment: it needs transformers<5.20
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml requirements-vllm.lock
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -r requirements-vllm.lock
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+vllm: $(VLLM_VENV)/.installed system-deps
+
+test-vllm: vllm
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:logging tests/vllm_extra
 
 system-deps:
 	@bash scripts/install-system-deps.sh

@@ -6,9 +6,9 @@ import pytest
 
 pytest_plugins = ["ci_skips"]  # in CI, a skip for a missing required component fails
 
-# tests of an optional extra that lives in its own environment run there (`make test-lerobot`; CI runs it);
-# the main environment, which cannot hold it beside its own pins, does not collect them
-collect_ignore = ["lerobot_extra"] if importlib.util.find_spec("lerobot") is None else []
+# tests of an optional extra that lives in its own environment run there (`make test-lerobot`, `make test-vllm`;
+# CI runs both); the main environment, which cannot hold them beside its own pins, does not collect them
+collect_ignore = [f"{extra}_extra" for extra in ("lerobot", "vllm") if importlib.util.find_spec(extra) is None]
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -332,7 +332,7 @@ def test_vllm_backend_scores_a_run(monkeypatch, run):
 
 def test_missing_vllm_is_a_clear_error(monkeypatch, run):
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
-    with pytest.raises(RlscopeError, match=r"pip install rlscope\[vllm\]; needs a CUDA GPU"):
+    with pytest.raises(RlscopeError, match=r"`make vllm` builds .venv-vllm"):
         score_run(PerplexityConfig(run=run, scorer="some/model", backend="vllm", template="raw", name="novllm",
                                    progress=False))
     assert stored(run, "novllm") == {}

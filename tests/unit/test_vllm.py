@@ -18,7 +18,7 @@ def test_missing_vllm_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` raise ImportError
     from rlscope.llm.vllm import VLLMSampler
 
-    with pytest.raises(RlscopeError, match=r"pip install rlscope\[vllm\]; needs a CUDA GPU"):
+    with pytest.raises(RlscopeError, match=r"`make vllm` builds .venv-vllm"):
         VLLMSampler("some/model")
 
 
@@ -62,11 +62,14 @@ def test_requests_map_to_per_sample_engine_requests(monkeypatch):
     sampler = get_sampler("vllm", "tiny", max_model_len=512, enforce_eager=True)
     assert isinstance(sampler, Sampler) and sampler.name == "vllm"
     llm = fake.LLM.instances[-1]
+    from rlscope.llm.vllm import _has_cuda
+
+    gpu = {"gpu_memory_utilization": 0.9} if _has_cuda() else {}  # vLLM's CPU build sizes its cache by env instead
     assert llm.kw == {
         "model": "tiny",
         "dtype": "auto",
         "tensor_parallel_size": 1,
-        "gpu_memory_utilization": 0.9,
+        **gpu,
         "enable_prefix_caching": True,
         "max_model_len": 512,
         "enforce_eager": True,

@@ -1,4 +1,4 @@
-"""A sampler on vLLM's offline engine (GPU); ``vllm`` is imported only when one is built.
+"""A sampler on vLLM's offline engine (GPU, or vLLM's CPU build); ``vllm`` is imported only when one is built.
 
 Each sample is its own engine request with ``n=1`` and the sample's seed, so per-sample
 seeds are honoured and a resumed run asks for the same draws as an uninterrupted one.
@@ -15,6 +15,7 @@ so a sample drawn in a different batch can, rarely, diverge once logits differ i
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,15 @@ from rlscope.errors import RlscopeError
 from rlscope.llm.base import Completion, SampleRequest, SamplingParams
 
 logger = logging.getLogger(__name__)
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
 
 
 class VLLMSampler:
@@ -64,7 +74,8 @@ class VLLMSampler:
             import vllm
         except ImportError as exc:
             raise RlscopeError(
-                f"the vllm backend needs vLLM ({exc}): pip install rlscope[vllm]; needs a CUDA GPU"
+                f"the vllm backend needs vLLM ({exc}): on a GPU, pip install vllm beside rlscope; on a CPU, "
+                "`make vllm` builds .venv-vllm with vLLM's CPU build (see docs/scaling.md)"
             ) from exc
         self._vllm = vllm
         self.model = model
@@ -78,6 +89,10 @@ class VLLMSampler:
         }
         if max_model_len is not None:
             kwargs["max_model_len"] = max_model_len
+        if not _has_cuda():  # vLLM's CPU build: eager mode (no compile step), a KV cache sized in GiB by env
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+            kwargs.setdefault("enforce_eager", True)
+            kwargs.pop("gpu_memory_utilization")
         kwargs.update(engine_kwargs)
         logger.info("loading %s with vLLM %s", model, getattr(vllm, "__version__", "?"))
         self.llm = vllm.LLM(**kwargs)
