@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from rlscope.errors import RlscopeError
-from rlscope.demo import QUICK_GEN2SIM, QUICK_STUDY, DemoConfig
+from rlscope.demo import QUICK_GEN2SIM, QUICK_SEARCH, QUICK_STUDY, DemoConfig
 from rlscope.gen2sim.pipeline import DEMO_TASKS
 from rlscope.report.browser import check_page
 
@@ -76,6 +76,9 @@ def check_gen2sim(out: Path) -> None:
                    f"{run['task_id']}/{sub['name']}: {sub['train']['steps']} training steps, {sub['eval']['episodes']} episodes")
             expect(f"{sub['name']} ({sub['eval']['honest_success_rate']:.1%}" in page,
                    f"{run['task_id']}/report.html states {sub['name']}'s honest success as summary.json has it")
+        search = summary.get("search") or {}
+        expect(all(len(search.get("subtasks", {}).get(s["name"], [])) == QUICK_SEARCH["rounds"] for s in summary["subtasks"])
+               and "Reward search" in page, f"{run['task_id']}: every round of the reward search is kept and shown")
         if len(summary["subtasks"]) > 1:
             expect(summary["chain"] is not None and summary["chain"]["episodes"] == QUICK_GEN2SIM["episodes"],
                    f"{run['task_id']}: the chain was evaluated")

@@ -275,6 +275,15 @@ def gen2sim_run(cfg) -> int:
     return 0
 
 
+def gen2sim_ablate(cfg) -> int:
+    from rlscope.gen2sim.ablate import ABLATION_COLUMNS, ablate_decomposition, ablation_rows
+
+    res = ablate_decomposition(cfg, print_fn=print)
+    _table(f"{res['task_id']}: decomposed against one reward for the whole task", ABLATION_COLUMNS, ablation_rows(res))
+    print(f"report: {res['report']}")
+    return 0
+
+
 def gen2sim_demos(cfg) -> int:
     from rlscope.gen2sim.demos import make_demos
 
@@ -365,7 +374,8 @@ def _commands() -> dict[str, dict[str, tuple[Callable[[], type], Callable[[Any],
                     "train": (lazy("rlscope.gen2sim.pipeline", "TrainTaskConfig"), gen2sim_train),
                     "propose": (lazy("rlscope.gen2sim.tasks.propose", "ProposeConfig"), gen2sim_propose),
                     "run": (lazy("rlscope.gen2sim.pipeline", "RunConfig"), gen2sim_run),
-                    "demos": (lazy("rlscope.gen2sim.demos", "DemosConfig"), gen2sim_demos)},
+                    "demos": (lazy("rlscope.gen2sim.demos", "DemosConfig"), gen2sim_demos),
+                    "ablate-decomposition": (lazy("rlscope.gen2sim.ablate", "AblateConfig"), gen2sim_ablate)},
         "demo": {"": (demo_cfg, demo)},
     }
 

@@ -53,6 +53,8 @@ class DemoConfig:
 
 QUICK_STUDY = {"rl_steps": 4, "checkpoints": (2, 4), "distill_steps": 4, "problems": 12, "n": 16, "perplexity_samples": 32}
 """`rlscope boundary study` settings of the quick demo (the shipped models, a few RL and SFT steps)."""
+QUICK_SEARCH = {"candidates": 2, "rounds": 2, "candidate_episodes": 4}
+"""The reward search of the quick demo (the full demo: `gen2sim run`'s defaults, 4 candidates and 2 rounds)."""
 QUICK_GEN2SIM = {"steps": 16384, "episodes": 8}
 """`rlscope gen2sim run` settings of the quick demo (a few PPO updates per sub-task, 8 evaluation episodes)."""
 
@@ -67,8 +69,10 @@ def study_config(cfg: DemoConfig):
 def gen2sim_config(cfg: DemoConfig):
     """The `rlscope gen2sim run` the demo runs."""
     from rlscope.gen2sim.pipeline import DEMO_TASKS, RunConfig
+    from rlscope.gen2sim.search import SearchConfig
 
-    return RunConfig(out=cfg.root / "gen2sim", tasks=DEMO_TASKS, **(QUICK_GEN2SIM if cfg.quick else {}))
+    quick = {**QUICK_GEN2SIM, "search": SearchConfig(**QUICK_SEARCH)} if cfg.quick else {}
+    return RunConfig(out=cfg.root / "gen2sim", tasks=DEMO_TASKS, **quick)
 
 
 def pick_benchmark(name: str) -> str:

@@ -28,6 +28,7 @@ import tyro
 from rlscope.config import atomic_write_text, write_manifest
 from rlscope.errors import RlscopeError
 from rlscope.gen2sim.rl.ppo_config import PPOConfig
+from rlscope.gen2sim.search import SearchConfig
 from rlscope.gen2sim.tasks.propose import LLMConfig
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,9 @@ class TrainTaskConfig:
     """Where the run directory holds another version of the task: continue that run with its own copy."""
     force: bool = False
     """Where the run directory holds another version of the task: discard that run and start over."""
+    check: bool = True
+    """Check the task's code in the sandbox before training (--no-check: for code validated just before, as the
+    reward search's candidates are)."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
 
@@ -217,7 +221,7 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
            "call_s": cfg.limits.call_s, "ppo": dataclasses.asdict(cfg.ppo)}
     atomic_write_text(run / "job.json", json.dumps(job, indent=2) + "\n")
-    if _worker("check", run, cfg=cfg, what=f"the check of task {task.task_id}'s code") != 0:
+    if cfg.check and _worker("check", run, cfg=cfg, what=f"the check of task {task.task_id}'s code") != 0:
         checks = _read(run / "checks.json") or {}
         bad = {k: v["error"] for k, v in checks.items() if not v.get("ok")}
         first = next(iter(bad.items()))
@@ -259,7 +263,8 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
         s["code"] = sub.code
         s["validation"] = (validation.get("subtasks") or {}).get(sub.name)
     summary = {"task_id": task.task_id, "description": task.description, "subtasks": subs, "chain": chain,
-               "proposal": _read(src / "proposal.json"), "seconds_total": time.perf_counter() - t0}
+               "proposal": _read(src / "proposal.json"), "search": _read(src / "search.json"),
+               "seconds_total": time.perf_counter() - t0}
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=2) + "\n")
     if cfg.report:
         from rlscope.gen2sim.report import write_report
@@ -275,6 +280,13 @@ DEMO_TASKS = ("open_cabinet_drawer_0", "put_cube_into_cabinet_drawer_0")
 """What `make demo` trains of the offline proposer's tasks for the default cabinet: a skill and a long-horizon task."""
 DEFAULT_PROCEDURAL = {"cabinet": {"width": 0.5, "depth": 0.4, "height": 0.2, "n_drawers": 1, "doors": "none"}}
 """Dimensions of the default procedural assets (sized for the floating gripper's workspace)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLLMConfig(LLMConfig):
+    """The language model of `gen2sim run` (its answers per scene are --proposals; --candidates are reward candidates)."""
+
+    candidates: tyro.conf.Suppress[int] = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,9 +333,13 @@ class RunConfig:
     ray://HOST:PORT; each asks for --nthread CPUs (and --ray-gpus GPUs)."""
     ray_gpus: float = 0.0
     """With --ray: GPUs each task's training asks for."""
+    proposals: int = 1
+    """Answers drawn per scene from a language model when proposing tasks (`gen2sim propose --candidates`)."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
-    model: Annotated[LLMConfig, tyro.conf.OmitArgPrefixes] = LLMConfig()
+    model: Annotated[RunLLMConfig, tyro.conf.OmitArgPrefixes] = RunLLMConfig()
+    search: Annotated[SearchConfig, tyro.conf.OmitArgPrefixes] = SearchConfig()
+    """Reward candidates and reflection rounds before each task's training (rlscope.gen2sim.search)."""
 
 
 def split_input(spec: str) -> tuple[str, str | None]:
@@ -455,9 +471,11 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, "run", cfg)
+    cfg.search.check()
     asset_dirs = build_inputs(cfg.inputs or DEFAULT_INPUTS, out / "assets", cfg, say)
+    model = LLMConfig(**{**{f.name: getattr(cfg.model, f.name) for f in dataclasses.fields(LLMConfig)}, "candidates": cfg.proposals})
     pcfg = ProposeConfig(inputs=tuple(str(d) for d in asset_dirs), out=out, seed=cfg.seed, unsafe=cfg.unsafe,
-                         call_s=cfg.limits.call_s, validate_s=cfg.limits.check_s, model=cfg.model)
+                         call_s=cfg.limits.call_s, validate_s=cfg.limits.check_s, model=model)
     res = propose(pcfg, asset_dirs, say)
     for tid in res["proposed"]:
         v = res["tasks"].get(tid, {})
@@ -480,6 +498,11 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     for tdir in dirs:
         task = load_task(tdir)
         say(f"== task {task.task_id}: {task.description}")
+        if cfg.search.active:
+            from rlscope.gen2sim.search import search_rewards
+
+            say(f"reward search: {cfg.search.candidates} candidate(s) per sub-task, {cfg.search.rounds} round(s)")
+            tdir = search_rewards(tdir, out / "runs" / task.task_id / "candidates", cfg.search, cfg, say)
         jobs.append(TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                     episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
                                     progress=cfg.progress and cfg.ray is None, arm=cfg.arm, resume=cfg.resume,

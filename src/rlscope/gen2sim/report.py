@@ -383,6 +383,8 @@ def write_report(run_dir: Path) -> Path:
     page.ordered_list([ListItem(s["name"], s.get("description") or "", _verdict_text(s.get("validation")),
                                 (s.get("validation") or {}).get("warnings") or (), s.get("code"),
                                 code_summary=f"code of {s['name']}", language="python") for s in subs])
+    if summary.get("search"):
+        search_section(page, summary["search"])
     page.heading("Sub-tasks")
     rows = table_rows(summary)
     if chain:
@@ -415,6 +417,82 @@ def write_report(run_dir: Path) -> Path:
     out = run_dir / "report.html"
     log.info("wrote %s", out)
     return out
+
+
+# -- reward search ----------------------------------------------------------------------------
+def _proposed_record(rounds: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The proposed code's record in a sub-task's first round: the baseline beside a language model's candidates,
+    or the offline proposer's unchanged variant."""
+    first = rounds[0]["candidates"] if rounds else []
+    return next((c for c in first if c.get("baseline")), None) or next((c for c in first if c.get("what") == "as proposed"), None)
+
+
+def _cand_cells(c: dict[str, Any]) -> list[Any]:
+    e, v = c.get("eval") or {}, c.get("validation")
+    tenths = (((c.get("stats") or {}).get("success") or {}).get("tenths") or [None])
+    if v is not None and not v.get("ok"):
+        status = "rejected: " + "; ".join(v.get("problems", []))[:300]
+    elif c.get("error"):
+        status = "failed: " + str(c["error"]).strip().splitlines()[-1][:300]
+    else:
+        status = "trained"
+    return [c["idx"], c.get("what") or c.get("source"), status, _pct(e.get("success_rate")), _pct(e.get("honest_success_rate")),
+            f"{e['mean_return']:.3g}" if _ok(e.get("mean_return")) else "—", _pct(tenths[-1]),
+            _duration((c.get("train") or {}).get("seconds"))]
+
+
+def search_section(page: Page, search: dict[str, Any]) -> None:
+    """The reward search (:mod:`rlscope.gen2sim.search`): settings, pass@k over candidates per round, the chosen
+    candidate beside the proposed code, then every round's candidates, prompts, reflections and code (collapsed)."""
+    st = search.get("settings", {})
+    source = st.get("rewards", "offline")
+    how = "variants of the proposed code from the offline proposer" if source == "offline" else \
+        f"answers of {source} sampled at temperature (the proposed code trained beside them as the baseline)"
+    page.heading("Reward search")
+    page.paragraph(f"{st.get('candidates')} reward candidate(s) per sub-task in each of {st.get('rounds')} round(s): {how}. Each "
+                   f"trained for {st.get('candidate_fraction', 0):.0%} of its sub-task's budget and was evaluated over "
+                   f"{st.get('candidate_episodes')} episodes by the sub-task's own success test (the same for every candidate); "
+                   "the best (honest success, then training success in the last tenth, then return) was trained in full "
+                   f"below. A candidate passes when its honest success reaches {st.get('success_at', 0.5):.0%}; pass@k is "
+                   "the boundary system's unbiased estimator over a round's candidates.")
+    subs = search.get("subtasks", {})
+    ks = sorted({int(k) for rounds in subs.values() for rd in rounds for k in rd.get("passk", {})})
+    rows = []
+    for name, rounds in subs.items():
+        for rd in rounds:
+            best = next((c for c in rd["candidates"] if c["idx"] == rd.get("best") and not c.get("baseline")), None)
+            rows.append([name, rd["round"], rd.get("n"), rd.get("c"), *[_num3(rd.get("passk", {}).get(str(k))) for k in ks],
+                         best["idx"] if best else "none", _pct((best or {}).get("eval", {}).get("honest_success_rate"))])
+    page.table(["sub-task", "round", "candidates", "passing", *[f"pass@{k}" for k in ks], "best", "best honest success"], rows)
+    chosen = search.get("chosen", {})
+    rows = []
+    for name, rounds in subs.items():
+        pick, base = chosen.get(name), _proposed_record(rounds)
+        label = "a language model" if (pick or {}).get("source") == "llm" else "the offline proposer"
+        rows.append([name, f"round {pick['round']}, candidate {pick['idx']} ({pick.get('what')}), by {label}" if pick
+                     else "none trained: the proposed code", _pct((pick or {}).get("eval", {}).get("honest_success_rate")),
+                     _pct(((base or {}).get("eval") or {}).get("honest_success_rate"))])
+    page.table(["sub-task", "chosen candidate (its code is the one trained in full)", "its honest success",
+                "the proposed code's honest success (same short budget)"], rows)
+    for name, rounds in subs.items():
+        for rd in rounds:
+            page.heading(f"{name}: round {rd['round']}", level=3)
+            cells = []
+            for c in rd["candidates"]:
+                row = _cand_cells(c)
+                cells.append(Highlighted(row) if c["idx"] == rd.get("best") and not c.get("baseline") else row)
+            page.table(["candidate", "from", "status", "success", "honest", "return", "training success (last tenth)",
+                        "train time"], cells)
+            page.details(f"{name}, round {rd['round']}: prompt", rd.get("prompt") or "")
+            page.details(f"{name}, round {rd['round']}: reflection on the round (the next round's feedback)", rd.get("feedback") or "")
+            page.ordered_list([ListItem(f"candidate {c['idx']}", c.get("what") or "", (c.get("why") or ""),
+                                        ((c.get("validation") or {}).get("warnings") or ()), c.get("code"),
+                                        code_summary=f"code of candidate {c['idx']}", language="python")
+                               for c in rd["candidates"] if c.get("code")])
+
+
+def _num3(x: Any) -> str:
+    return f"{x:.3f}" if _ok(x) else "—"
 
 
 def _video(page: Page, run_dir: Path, video: Any, alt: str, notes: list[str]) -> None:
