@@ -4,7 +4,7 @@ validated in the sandbox, short-trained, evaluated, their statistics and the nex
 the other (one process at a time); rlscope: side by side, one process per core (the default). Each in a fresh
 directory, in one run; wall-clock seconds of the whole round.
 
-    python benchmarks/bench_reflection.py [--task open_drawer] [--candidates 4] [--fraction 0.1]
+    python benchmarks/bench_reflection.py [--task open_drawer] [--candidates 4] [--fraction F (default: the search's own, 0.5)]
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--task", default="open_drawer")
     ap.add_argument("--candidates", type=int, default=4)
-    ap.add_argument("--fraction", type=float, default=0.1, help="each candidate's share of its sub-task's budget")
+    from rlscope.gen2sim.search import SearchConfig
+
+    ap.add_argument("--fraction", type=float, default=SearchConfig().candidate_fraction,
+                    help="each candidate's share of its sub-task's budget")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()[0]

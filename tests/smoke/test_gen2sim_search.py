@@ -160,7 +160,7 @@ def test_candidates_train_as_ray_tasks(tmp_path):
     (rd,) = json.loads((chosen / "search.json").read_text())["subtasks"]["open_drawer"]
     assert [c["what"] for c in rd["candidates"]] == ["as proposed", "open x3"]
     for c in rd["candidates"]:
-        assert c["eval"]["episodes"] == 4 and c["train"]["steps"] == 2048 and c["stats"]["updates"] == 1  # a tenth of 4096: one batch
+        assert c["eval"]["episodes"] == 4 and c["train"]["steps"] == 2048 and c["stats"]["updates"] == 1  # half of 4096: one batch
         assert (tmp_path / "candidates" / "round_1" / "runs" / f"open_drawer-{c['idx']}" / "summary.json").exists()
 
 

@@ -59,8 +59,9 @@ class SearchConfig:
     rounds: int = 2
     """Rounds of reflection: each round's candidates come from the best one so far and the training statistics
     of the round before."""
-    candidate_fraction: float = 0.1
-    """Each candidate's short training: this fraction of its sub-task's budget (at least one PPO batch)."""
+    candidate_fraction: float = 0.5
+    """Each candidate's short training: this fraction of its sub-task's budget (at least one PPO batch; half of
+    it is where the drawer's candidates first differ in success, benchmarks/bench_reflection.py)."""
     candidate_episodes: int = 20
     """Evaluation episodes of each candidate."""
     candidate_workers: int = 0
