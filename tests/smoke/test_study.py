@@ -1,5 +1,6 @@
 """`rlscope boundary study` end to end on a tiny untrained organism model (mechanics, not findings)."""
 
+import collections
 import json
 import subprocess
 import sys
@@ -45,9 +46,27 @@ def test_study_runs_and_reports(tmp_path, small_models):
     per = sec["perplexity"]["base"]
     assert set(per) == {"base", "grpo@1", "grpo@2", "distilled"}
     assert all(p["mean"] > 0 and p["samples"] == 18 for p in per.values())
+    # the held-out set is stratified by class; per model and class, its outcome and the strategies of its samples
+    classes = res["held_out"]["classes"]
+    assert sorted(classes) == sorted(sec["problem_ids"])
+    assert collections.Counter(classes.values()) == {"plain": 3, "below_zero": 2, "division": 1}  # 0.4, 0.4, 0.2 of 6
+    for model in ("base", "grpo@2", "distilled"):
+        by = seed0["strategies"][model]
+        assert {c: row["samples"] for c, row in by.items()} == {"plain": 3 * 8, "below_zero": 2 * 8, "division": 8}
+        for row in by.values():
+            assert sum(s["share"] for s in row["strategies"].values()) == pytest.approx(1.0)
+        assert sum(v["problems"] for v in seed0["classes"][model].values()) == 6
+    # each finding checked, with its interval or test; an untrained model shows what it shows, and the report says so
+    checks = {(c["finding"], c["run"]): c for c in seed0["checks"]}
+    assert {"RL improves pass@1", "the curves cross", "more RL steps: pass@1 up, pass@K down",
+            "distillation solves problems the base never does"} <= {f for f, _ in checks}
+    gain = checks[("RL improves pass@1", "grpo@2")]
+    assert "95% CI" in gain["text"] and isinstance(gain["shown"], bool)
     html = (out / "report.html").read_text()
     assert "<title>Reasoning-boundary study on the model organism</title>" in html and "<h2>The study</h2>" in html
-    assert html.count("data:image/png;base64") == 3  # pass@k, histograms, perplexity
+    assert "RL improves pass@1 (grpo@2): " + ("shown" if gain["shown"] else "NOT shown") in html
+    assert "The mechanism: strategies per problem class" in html and "RL algorithms" in html
+    assert html.count("data:image/png;base64") == 5  # pass@k, histograms, perplexity, strategies, classes
     assert "grpo over steps 1, 2: pass@1 / pass@8 =" in html and "Counting only answers with a fully correct chain" in html
     assert "base catches up with" in html or "No crossover up to k = 8" in html
     # every stage is resumable: a second run redoes nothing and gives the same numbers

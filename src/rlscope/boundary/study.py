@@ -3,10 +3,13 @@
 base -> RL variants (checkpoints over steps) + distilled -> sample n answers per held-out
 problem -> verify -> answers scored under the base (`rlscope boundary perplexity`) -> every run
 compared with the base (`rlscope boundary compare`: pass@k, crossover, ΔSE, coverage, histograms,
-perplexity, answer collapse) + correct-CoT pass@k -> report (JSON + Markdown + HTML), the comparison's
-page with the study's own sections added.
+perplexity, answer collapse) + correct-CoT pass@k + per problem class the outcome and the strategy
+each sample uses (the mechanism) + each finding checked per seed with its interval or test -> report
+(JSON + Markdown + HTML), the comparison's page with the study's own sections added.
 
-Every stage is resumable (training checkpoints, sampling and verification stores).
+The held-out problems are stratified by class (:func:`rlscope.boundary.organism.task.problem_class`):
+plain (the short strategy is right), below zero (only the long strategy is) and division (only the
+teacher knows it). Every stage is resumable (training checkpoints, sampling and verification stores).
 """
 
 from __future__ import annotations
@@ -39,10 +42,10 @@ class StudyConfig:
     teacher: str = "shipped:teacher"
     """Stronger model for the distillation comparison (shipped:teacher, a folder, or 'none')."""
     algos: tuple[str, ...] = ("grpo",)
-    """RL algorithms to train from the base (grpo dr_grpo ppo rloo reinforce_pp remax dapo)."""
+    """RL algorithms to train from the base (grpo dr_grpo ppo rloo reinforce_pp remax dapo, or all)."""
     rl_steps: int = 100
     """RL steps per algorithm."""
-    checkpoints: tuple[int, ...] = (50, 100)
+    checkpoints: tuple[int, ...] = (10, 50, 100)
     """RL steps whose checkpoints are evaluated (pass@k over steps)."""
     rl_lr: float = 2e-4
     """RL learning rate."""
@@ -52,9 +55,13 @@ class StudyConfig:
     """SFT steps of the base on the teacher's answers (0: skip distillation)."""
     problems: int = 100
     """Held-out test problems."""
-    min_ops: int = 1
-    """Fewest operations of a held-out problem (7 with max_ops 8: only the hardest problems)."""
-    max_ops: int = 8
+    below_zero_share: float = 0.4
+    """Share of held-out problems on which the short strategy is wrong (the last subtraction goes below zero)."""
+    division_share: float = 0.2
+    """Share of held-out problems that use division, which only the teacher knows (0 without a teacher)."""
+    min_ops: int = 2
+    """Fewest operations of a held-out problem."""
+    max_ops: int = 6
     """Most operations of a held-out problem."""
     n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 256
     """Samples per problem (k up to n)."""
@@ -76,6 +83,7 @@ def _sample_and_verify(model: str, bench: str, run: Path, n: int, temperature: f
 
     torch.set_num_threads(1)
     from rlscope.boundary.config import SampleConfig, VerifyConfig
+    from rlscope.boundary.organism.task import MAX_TRACE_TOKENS
     from rlscope.boundary.runs import open_run
     from rlscope.boundary.sample import run_sample
     from rlscope.boundary.verify.run import run_verify
@@ -83,7 +91,7 @@ def _sample_and_verify(model: str, bench: str, run: Path, n: int, temperature: f
     run_sample(
         SampleConfig(
             model=model, benchmark=bench, run=run, n=n, template="organism", temperature=temperature, top_p=1.0,
-            max_new_tokens=80, seed=seed, batch_size=256, threads=1, progress=progress,
+            max_new_tokens=MAX_TRACE_TOKENS, seed=seed, batch_size=256, threads=1, progress=progress,
         )
     )
     run_verify(VerifyConfig(run=run, workers=1, progress=False))
@@ -102,14 +110,46 @@ def _parallel(jobs: list[tuple], workers: int) -> list:
         return list(pool.map(_sample_and_verify, *zip(*jobs)))
 
 
+BUILT_IN_ALGORITHMS = ("grpo", "dr_grpo", "ppo", "rloo", "reinforce_pp", "remax", "dapo")
+"""The RL algorithms of `--algos all`, in the order of the report's table (then any others registered)."""
+
+
+def algorithms(names: tuple[str, ...]) -> list[str]:
+    """The RL algorithms to train: ``all`` means every registered one (the paper's algorithm comparison)."""
+    from rlscope.boundary.rl.algorithms import ALGORITHMS, get_algorithm
+
+    get_algorithm("grpo")  # registers the built-in ones
+    every = [*BUILT_IN_ALGORITHMS, *(a for a in ALGORITHMS.names() if a not in BUILT_IN_ALGORITHMS)]
+    out: list[str] = []
+    for name in names:
+        for algo in every if name == "all" else [name]:
+            if algo not in out:
+                out.append(algo)
+    return out
+
+
+def held_out_mix(cfg: StudyConfig, with_teacher: bool) -> dict[str, float]:
+    """The held-out set's class shares (division only when there is a teacher to learn it from)."""
+    from rlscope.errors import RlscopeError
+
+    div = cfg.division_share if with_teacher else 0.0
+    for name, v in (("--below-zero-share", cfg.below_zero_share), ("--division-share", cfg.division_share)):
+        if not 0.0 <= v <= 1.0:
+            raise RlscopeError(f"{name} {v}: expected a share between 0 and 1")
+    if cfg.below_zero_share + div > 1.0:
+        raise RlscopeError(f"--below-zero-share {cfg.below_zero_share} + --division-share {div}: expected at most 1 together")
+    mix = {"plain": 1.0 - cfg.below_zero_share - div, "below_zero": cfg.below_zero_share, "division": div}
+    return {c: w for c, w in mix.items() if w > 0}
+
+
 def run_study(cfg: StudyConfig) -> dict:
     from rlscope.boundary.analysis.boundary import compare
-    from rlscope.boundary.analysis.organism import cot_counts
+    from rlscope.boundary.analysis.organism import class_outcomes, cot_counts, strategy_counts, strategy_table
     from rlscope.boundary.compare import CompareConfig, build_comparison
     from rlscope.boundary.organism.distill import DistillConfig, distill
-    from rlscope.boundary.organism.task import sample_problems, write_benchmark
+    from rlscope.boundary.organism.task import problem_class, sample_held_out, write_benchmark
     from rlscope.boundary.rl.trainer import RLConfig, train
-    from rlscope.report.study import write_report
+    from rlscope.report.study import seed_checks, write_report
 
     out = cfg.out
     out.mkdir(parents=True, exist_ok=True)
@@ -120,7 +160,10 @@ def run_study(cfg: StudyConfig) -> dict:
         from rlscope.errors import RlscopeError
 
         raise RlscopeError(f"--min-ops {cfg.min_ops} / --max-ops {cfg.max_ops}: expected 1 <= min_ops <= max_ops")
-    held_out = sample_problems(cfg.problems, "test", seed=12345, min_ops=cfg.min_ops, max_ops=cfg.max_ops)
+    mix = held_out_mix(cfg, teacher is not None and cfg.distill_steps > 0)
+    algos = algorithms(cfg.algos)
+    held_out = sample_held_out(cfg.problems, seed=12345, mix=mix, min_ops=cfg.min_ops, max_ops=cfg.max_ops)
+    classes = {p.question: problem_class(p) for p in held_out}
     bench_path = write_benchmark(held_out, out / "organism.jsonl")
     bench = f"jsonl:{bench_path}"
     timings: dict[str, float] = {}
@@ -129,8 +172,8 @@ def run_study(cfg: StudyConfig) -> dict:
     for seed in cfg.seeds:
         sdir = out / f"seed{seed}"
         models: dict[str, str] = {"base": base}
-        t = time.perf_counter()
-        for algo in cfg.algos:
+        for algo in algos:
+            t = time.perf_counter()
             rl_out = sdir / "rl" / algo
             train(
                 RLConfig(
@@ -140,7 +183,10 @@ def run_study(cfg: StudyConfig) -> dict:
             )
             for step in cfg.checkpoints:
                 models[f"{algo}@{step}"] = str(rl_out / f"step_{step}")
-        timings["rl_s"] = timings.get("rl_s", 0) + time.perf_counter() - t
+            dt = time.perf_counter() - t
+            timings["rl_s"] = timings.get("rl_s", 0) + dt
+            if len(algos) > 1:
+                timings[f"rl_{algo}_s"] = timings.get(f"rl_{algo}_s", 0) + dt
         if teacher is not None and cfg.distill_steps > 0:
             t = time.perf_counter()
             dist_out = sdir / "distilled"
@@ -152,7 +198,7 @@ def run_study(cfg: StudyConfig) -> dict:
         names = list(models)
         runs = {m: sdir / "runs" / m.replace("@", "_step") for m in names}
         jobs = [(models[m], bench, runs[m], cfg.n, cfg.temperature, seed, False) for m in names]
-        _parallel(jobs, cfg.workers)
+        counts = dict(zip(names, _parallel(jobs, cfg.workers)))
         timings["sample_verify_s"] = timings.get("sample_verify_s", 0) + time.perf_counter() - t
         t = time.perf_counter()
         _score_under(base, [runs[m] for m in names], -(-cfg.perplexity_samples // cfg.problems))
@@ -160,11 +206,17 @@ def run_study(cfg: StudyConfig) -> dict:
                                                            report=sdir / "compare", seed=seed, html=False))
         cot = {m: cot_counts(runs[m]) for m in names}
         cot_cmp = {m: compare(m + " (correct CoT)", cot["base"], cot[m], n_boot=0).summary() for m in names if m != "base"}
+        strategies = {m: strategy_table(strategy_counts(runs[m]), classes) for m in names}
+        by_class = {m: class_outcomes(counts[m], classes) for m in names}
+        seed_result = {"seed": seed, "models": models, "compare": cmp, "cot_comparisons": cot_cmp,
+                       "strategies": strategies, "classes": by_class}
+        seed_result["checks"] = seed_checks(seed_result, counts, seed=seed)
         timings["analysis_s"] = timings.get("analysis_s", 0) + time.perf_counter() - t
-        per_seed.append({"seed": seed, "models": models, "compare": cmp, "cot_comparisons": cot_cmp})
+        per_seed.append(seed_result)
         if not pages:
             pages.append((drills, nlls))
-    result = {"config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}, "seeds": per_seed, "timings": timings}
+    result = {"config": dataclasses.asdict(cfg) | {"out": str(cfg.out)}, "held_out": {"mix": mix, "classes": classes},
+              "algorithms": algos, "seeds": per_seed, "timings": timings}
     atomic_write_text(out / "study.json", json.dumps(result, indent=2, default=str) + "\n")
     result["report"] = write_report(result, *pages[0], out)
     return result

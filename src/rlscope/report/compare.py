@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,13 +210,17 @@ OVERVIEW_COLUMNS = ("benchmark", "run", "problems", "K", "pass@1 ref", "pass@1 r
 
 
 def compare_page(result: dict[str, Any], drills: dict[str, dict[str, dict[str, dict[str, Any]]]],
-                 nlls: dict[str, dict[str, dict[str, dict[str, list[float]]]]], title: str | None = None) -> Page:
+                 nlls: dict[str, dict[str, dict[str, dict[str, list[float]]]]], title: str | None = None,
+                 preface: Callable[[Page], None] | None = None) -> Page:
     """The page of a comparison (``drills``: benchmark -> run -> problem -> drill-down; ``nlls``: benchmark -> scorer
-    -> run -> problem -> per-token NLLs): an overview when there are several benchmarks, one section per
-    benchmark, then the runs' manifests. Callers may add blocks before writing it."""
+    -> run -> problem -> per-token NLLs): ``preface(page)``'s blocks first if given, an overview when there are
+    several benchmarks, one section per benchmark, then the runs' manifests. Callers may add blocks before
+    writing it."""
     sections = result["benchmarks"]
     runs = list(dict.fromkeys(c["run"] for s in sections.values() for c in s["comparisons"]))
     page = Page(title or f"Reasoning boundary: {', '.join(runs)} against {result['reference']}")
+    if preface is not None:
+        preface(page)
     if len(sections) > 1:
         page.heading("Overview")
         page.findings(overview_findings(result))

@@ -37,10 +37,12 @@ class DistillConfig:
     """Learning rate (AdamW, cosine decay)."""
     temperature: float = 1.0
     """Teacher sampling temperature."""
-    min_ops: int = 1
+    min_ops: int = 2
     """Fewest operations per problem."""
-    max_ops: int = 8
+    max_ops: int = 6
     """Most operations per problem."""
+    division: bool = True
+    """Training problems may use division (which the shipped teacher knows and the base does not)."""
     seed: int = 0
     """Seed."""
     threads: int = 1
@@ -51,17 +53,18 @@ def distill(cfg: DistillConfig) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlscope.boundary.organism.task import sample_problems, to_problem
+    from rlscope.boundary.organism.task import MAX_TRACE_TOKENS, sample_problems, to_problem
     from rlscope.boundary.verify.math import MathVerifier
     from rlscope.llm.base import SampleRequest, SamplingParams, sample_seed
     from rlscope.llm.hf import HFSampler
 
     torch.set_num_threads(cfg.threads)
-    problems = [to_problem(p) for p in sample_problems(cfg.problems, "train", cfg.seed + 2000, cfg.min_ops, cfg.max_ops)]
+    problems = [to_problem(p) for p in sample_problems(cfg.problems, "train", cfg.seed + 2000, cfg.min_ops, cfg.max_ops,
+                                                division=cfg.division)]
     teacher = HFSampler(cfg.teacher, batch_size=256, threads=cfg.threads)
     comps = teacher.generate(
         [SampleRequest(p.question, sample_seed(cfg.seed, p.problem_id, 0)) for p in problems],
-        SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=80),
+        SamplingParams(temperature=cfg.temperature, top_p=1.0, max_new_tokens=MAX_TRACE_TOKENS),
     )
     with MathVerifier(workers=1) as verifier:
         verdicts = verifier.verify([(p, c.text) for p, c in zip(problems, comps)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-CHARS = "0123456789+-*=,# "
+CHARS = "0123456789+-*/=,# L:"
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 
 
@@ -20,7 +20,7 @@ class OrganismModelConfig:
     """Attention heads."""
     intermediate_size: int = 384
     """MLP width."""
-    context: int = 112
+    context: int = 128
     """Maximum tokens (question + trace)."""
 
 

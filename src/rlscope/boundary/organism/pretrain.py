@@ -21,13 +21,20 @@ class PretrainConfig:
 
     out: Path
     """Output model folder (HF format); a partial run there is resumed."""
-    traces: int = 180_000
+    traces: int = 150_000
     """Distinct training problems (one trace each)."""
-    slip_prob: float = 0.4
-    """Fraction of traces with one arithmetic slip (0 for a clean teacher)."""
-    min_ops: int = 1
+    slip_prob: float = 0.08
+    """Probability that a written number of a trace is wrong (a slip; 0 for a clean teacher)."""
+    long_share: float = 0.05
+    """Share of long-strategy traces (the rest are short; see `rlscope.boundary.organism.task`)."""
+    sign_error: bool = True
+    """Short traces subtract the smaller number from the larger when a subtraction goes below zero (the base's
+    flaw; --no-sign-error for the teacher)."""
+    division: bool = False
+    """Problems may use floor division (/), which the teacher knows and the base never sees."""
+    min_ops: int = 2
     """Fewest operations per problem."""
-    max_ops: int = 8
+    max_ops: int = 6
     """Most operations per problem."""
     epochs: float = 1.0
     """Passes over the traces."""
@@ -76,7 +83,8 @@ def pretrain(cfg: PretrainConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     tokenizer = build_tokenizer()
     mcfg = OrganismModelConfig(hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, intermediate_size=3 * cfg.hidden_size)
-    docs = list(iter_traces(cfg.traces, cfg.seed, cfg.slip_prob, cfg.min_ops, cfg.max_ops))
+    docs = list(iter_traces(cfg.traces, cfg.seed, cfg.slip_prob, cfg.min_ops, cfg.max_ops, cfg.long_share, cfg.sign_error,
+                            cfg.division))
     steps_per_epoch = math.ceil(len(docs) / cfg.batch_size)
     total = int(steps_per_epoch * cfg.epochs)
     state = load_state(cfg.out) if (Path(cfg.out) / "config.json").exists() else None

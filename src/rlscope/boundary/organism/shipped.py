@@ -9,8 +9,8 @@ from rlscope.errors import RlscopeError
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 REPRODUCE = {
-    "base": "rlscope boundary pretrain --out DIR --slip-prob 0.4 --seed 0",
-    "teacher": "rlscope boundary pretrain --out DIR --slip-prob 0.0 --seed 1",
+    "base": "rlscope boundary pretrain --out DIR --seed 0",
+    "teacher": "rlscope boundary pretrain --out DIR --slip-prob 0 --long-share 0 --no-sign-error --division --seed 1",
 }
 
 

@@ -48,8 +48,8 @@ class RLConfig:
     """G: samples per problem."""
     temperature: float = 1.0
     """Sampling temperature of the rollouts."""
-    max_new_tokens: int = 80
-    """Rollout length limit."""
+    max_new_tokens: int = 96
+    """Rollout length limit (the organism's longest traces are about 80 tokens)."""
     lr: float = 1e-4
     """Policy learning rate (AdamW)."""
     clip_eps: float = 0.2
@@ -74,9 +74,9 @@ class RLConfig:
     """Size of the training problem pool (organism task)."""
     train_data: str | None = None
     """Optional JSONL benchmark (`jsonl:PATH` form or a path) to train on instead of the organism task."""
-    min_ops: int = 1
+    min_ops: int = 2
     """Organism task: fewest operations."""
-    max_ops: int = 8
+    max_ops: int = 6
     """Organism task: most operations."""
     seed: int = 0
     """Seed of problem order, sampling and initialization."""
