@@ -200,3 +200,22 @@ def test_undecomposed_reward_of_the_standard_long_horizon_task():
                        graspables=frozenset({"cube", "cabinet/drawer_0_handle"}))
     assert static_problems(sub.code, names) == []
     assert "s1_compute_reward" in sub.code and "STAGE_BONUS" in sub.code
+
+
+def test_a_candidate_whose_training_failed_is_kept_as_failed(tmp_path):
+    """A short training that failed (its task raised, or its Ray worker died for good) stays in the round as failed,
+    with its error in the feedback; its own error.json wins over the summary's message."""
+    from rlscope.gen2sim.search import _results, best_of
+
+    died = {"idx": 1, "what": "open x3"}
+    _results(died, tmp_path / "run1", "open", {"task_id": "t-open-1", "failed": True, "error": "the worker died 3 times"})
+    assert died["error"] == "the worker died 3 times" and "eval" not in died
+    (tmp_path / "run2" / "subtasks" / "open").mkdir(parents=True)
+    (tmp_path / "run2" / "subtasks" / "open" / "error.json").write_text('{"error": "Traceback ...\\nValueError: nan reward"}')
+    raised = {"idx": 2, "what": "as proposed"}
+    _results(raised, tmp_path / "run2", "open", {"failed": True, "error": "training failed"})
+    assert raised["error"].endswith("ValueError: nan reward")
+    assert best_of([died, raised]) is None
+    text = round_feedback("open", 1, [died, raised], None, 4096, 100)
+    assert "Candidate 1 (open x3): failed: the worker died 3 times" in text
+    assert "Candidate 2 (as proposed): failed: ValueError: nan reward" in text and "2 candidate(s) could not be trained" in text
