@@ -5,9 +5,9 @@ problem -> verify -> answers scored under the base (`rlscope boundary perplexity
 compared with the base (`rlscope boundary compare`: pass@k, crossover, ΔSE, coverage, histograms,
 perplexity, answer collapse) + correct-CoT pass@k + per problem class the outcome and the strategy
 each sample uses (the mechanism) + each finding checked per seed with its interval or test -> report
-(JSON + Markdown + HTML), the comparison's page with the study's own sections added.
+(JSON + Markdown + HTML): the study's sections first, then the first seed's comparison page.
 
-The held-out problems are stratified by class (:func:`rlscope.boundary.organism.task.problem_class`):
+The held-out problems are stratified by class (:func:`rlscope.boundary.organism.task.held_out_class`):
 plain (the short strategy is right), below zero (only the long strategy is) and division (only the
 teacher knows it). Every stage is resumable (training checkpoints, sampling and verification stores).
 """
