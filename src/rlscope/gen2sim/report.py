@@ -452,7 +452,7 @@ def search_section(page: Page, search: dict[str, Any]) -> None:
     page.paragraph(f"{st.get('candidates')} reward candidate(s) per sub-task in each of {st.get('rounds')} round(s): {how}. Each "
                    f"trained for {st.get('candidate_fraction', 0):.0%} of its sub-task's budget and was evaluated over "
                    f"{st.get('candidate_episodes')} episodes by the sub-task's own success test (the same for every candidate); "
-                   "the best (honest success, then training success in the last tenth, then return) was trained in full "
+                   "the best (honest success, then training success in the last tenth, the earlier among equals) was trained in full "
                    f"below. A candidate passes when its honest success reaches {st.get('success_at', 0.5):.0%}; pass@k is "
                    "the boundary system's unbiased estimator over a round's candidates.")
     subs = search.get("subtasks", {})

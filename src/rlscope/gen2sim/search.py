@@ -8,7 +8,7 @@ All of a round's candidates are validated in one sandboxed launch, then each val
 short trainings running side by side (``--candidate-workers`` processes, one per core by default; Ray tasks
 with ``--ray``). A candidate's sub-task starts from its own start states, so candidates of all sub-tasks
 train together. Candidates are ranked by honest evaluation success, then by training success in the last
-tenth of training, then by evaluation return; the next round's prompt (or the offline proposer's next
+tenth of training, the earlier among equals (returns do not compare across rewards); the next round's prompt (or the offline proposer's next
 variants) comes from the best one so far and the statistics of the round
 (:mod:`rlscope.gen2sim.tasks.reflect`). Per round and sub-task, pass@k over the candidates uses the
 boundary system's estimator (:func:`rlscope.passk.pass_at_k`): a candidate passes when its honest success
@@ -96,19 +96,20 @@ def _write(path: Path, obj: Any) -> None:
 
 
 def rank_key(c: dict[str, Any]) -> tuple:
-    """Sort key of a candidate record, best last: trained before untrained, then honest evaluation success,
-    training success in the last tenth of training, evaluation return."""
+    """Sort key of a candidate record, best last: trained before untrained, then honest evaluation success, then
+    training success in the last tenth of training. Returns are left out: candidates' rewards differ in scale, so
+    their returns do not compare (a reward scaled x9 would win on return alone)."""
     e = c.get("eval")
     if not e:
-        return (0, -1.0, -1.0, -float("inf"))
+        return (0, -1.0, -1.0)
     tenths = (((c.get("stats") or {}).get("success") or {}).get("tenths") or [None])
     last = tenths[-1] if tenths[-1] is not None else -1.0
-    ret = e.get("mean_return")
-    return (1, float(e.get("honest_success_rate", 0.0)), float(last), float(ret) if ret is not None else -float("inf"))
+    return (1, float(e.get("honest_success_rate", 0.0)), float(last))
 
 
 def best_of(candidates: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The best trained candidate (None when none was trained); the earlier one among equals."""
+    """The best trained candidate (None when none was trained); the earlier one among equals (the proposal, then the
+    best so far, before new variants)."""
     trained = [c for c in candidates if c.get("eval")]
     return max(trained, key=rank_key) if trained else None  # max keeps the first of equals
 

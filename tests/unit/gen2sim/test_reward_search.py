@@ -37,9 +37,10 @@ def test_passk_over_candidates_by_hand(honest, success_at, n, c, expected):
         assert got["passk"][k] == pytest.approx(v)
 
 
-def test_ranking_success_then_training_success_then_return():
+def test_ranking_success_then_training_success_never_return():
     a, b, c, d = cand(0, 0.5, 0.2, 10.0), cand(1, 0.5, 0.4, -50.0), cand(2, 0.5, 0.4, 3.0), cand(3)
-    assert best_of([a, b, c, d])["idx"] == 2  # same success; the later training success; then the return
+    assert best_of([a, b, c, d])["idx"] == 1  # same success; the later training success; returns do not compare
+    assert best_of([cand(8, 0.0, 0.0, -5.0), cand(9, 0.0, 0.0, 900.0)])["idx"] == 8  # a reward x9 does not win by return
     assert best_of([a, cand(4, 0.6, 0.0, -99.0)])["idx"] == 4
     assert best_of([cand(5, 0.5, 0.2, 1.0), cand(6, 0.5, 0.2, 1.0)])["idx"] == 5  # equals: the first
     assert best_of([d, cand(7, error="x")]) is None and rank_key(d) < rank_key(a)
