@@ -273,8 +273,7 @@ def search_rewards(task_dir: Path, where: Path, cfg: SearchConfig, ctx, say: Cal
     :class:`~rlscope.gen2sim.tasks.propose.LLMConfig`), ``out`` (its ``llm_cache``), and optionally ``arm``,
     ``ray``, ``ray_gpus``, ``force``, ``resume``.
     """
-    from rlscope.gen2sim.pipeline import TrainTaskConfig, copy_task, with_arm
-    from rlscope.gen2sim.tasks.propose import validate_tasks
+    from rlscope.gen2sim.pipeline import copy_task, with_arm
     from rlscope.gen2sim.tasks.task import load_task
 
     cfg.check()
@@ -317,7 +316,7 @@ def search_rewards(task_dir: Path, where: Path, cfg: SearchConfig, ctx, say: Cal
         done = _read(rdir / "round.json")
         if done is None:
             done = _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers,
-                              batch, say, validate_tasks, TrainTaskConfig, copy_task)
+                              batch, say)
         rounds.append(done)
         for name, rs in done["subtasks"].items():
             history[name] += [dict(c, round=r) for c in rs["candidates"] if not c.get("baseline")]
@@ -360,10 +359,18 @@ def _best(rs: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in rs["candidates"] if c["idx"] == rs["best"] and not c.get("baseline"))
 
 
-def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers, batch, say,
-               validate_tasks, TrainTaskConfig, copy_task) -> dict[str, Any]:
+def _short_steps(cfg: SearchConfig, ctx, sub, batch: int) -> int:
+    """A candidate's training budget: ``--candidate-fraction`` of its sub-task's, at least one PPO batch."""
+    return max(batch, int(cfg.candidate_fraction * (ctx.steps or sub.train_steps)))
+
+
+def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers, batch, say
+               ) -> dict[str, Any]:
     """Plan (or read the plan of), validate, train and judge round ``r``; writes ``round.json``."""
+    from rlscope.gen2sim.pipeline import TrainTaskConfig, copy_task
+    from rlscope.gen2sim.tasks.propose import validate_tasks
     from rlscope.gen2sim.tasks.reflect import round_feedback
+    from rlscope.passk import pass_at_k_curve
 
     t0 = time.perf_counter()
     plan = _read(rdir / "plan.json")
@@ -407,12 +414,11 @@ def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, histor
         if not sv.get("ok"):
             continue
         sub = task.subtasks[k]
-        steps = max(batch, int(cfg.candidate_fraction * (ctx.steps or sub.train_steps)))
         run = rdir / "runs" / name
         if (run / "summary.json").exists():
             _results(c, run, sub.name, _read(run / "summary.json"))
             continue
-        jobs.append(TrainTaskConfig(task=str(rdir / "tasks" / name), out=run, steps=steps, seed=ctx.seed,
+        jobs.append(TrainTaskConfig(task=str(rdir / "tasks" / name), out=run, steps=_short_steps(cfg, ctx, sub, batch), seed=ctx.seed,
                                     episodes=cfg.candidate_episodes, nthread=1, video=False, report=False, unsafe=ctx.unsafe,
                                     progress=False, check=False, limits=ctx.limits, ppo=ctx.ppo))
         slots.append((name, c, sub))
@@ -429,18 +435,13 @@ def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, histor
         own = [c for c in cands if not c.get("baseline")]
         best = best_of(history[sub.name] + own)
         best_here = best_of(own)
-        steps = max(batch, int(cfg.candidate_fraction * (ctx.steps or sub.train_steps)))
+        steps = _short_steps(cfg, ctx, sub, batch)
         text = round_feedback(sub.name, r, own, best, steps, sub.episode_steps)
-        if best is not None and best not in own:
-            text = text.replace(f"Statistics of the best, candidate {best['idx']},",
-                                f"Statistics of the best so far, candidate {best['idx']} of round {best.get('round')},")
         atomic_write_text(rdir / f"feedback_{sub.name}.md", text)
         result["subtasks"][sub.name] = {"candidates": cands, "best": best_here["idx"] if best_here else None,
                                         "prompt": plan[sub.name]["prompt"], "feedback": text,
                                         "steps": steps, **passk_over_candidates(own, cfg.success_at)}
     subs = list(result["subtasks"].values())
-    from rlscope.passk import pass_at_k_curve
-
     result["passk"] = {str(k): v for k, v in pass_at_k_curve([s["n"] for s in subs if s["n"]],
                                                               [s["c"] for s in subs if s["n"]]).items()}
     result["seconds"] = time.perf_counter() - t0

@@ -77,6 +77,10 @@ def test_diagnosis_and_feedback():
     assert "validation warning: term 'open' is 0.01 everywhere" in text
     assert "rewrite the reward" in text and "The term 'big' makes 94%" in text and "'open'" in text.split("Guidance:")[1]
     assert not diagnose({**best, "eval": {"success_rate": 0.3}}, [{**best, "eval": {"success_rate": 0.3}}]).zero_success
+    # the best so far from an earlier round is named with its round
+    later = round_feedback("open", 2, [bad], {**best, "round": 1}, 4096, 100)
+    assert "Statistics of the best so far, candidate 0 of round 1, over its training (2 updates)" in later
+    assert "Statistics of the best, candidate 0, over its training (2 updates)" in text
     # a term stuck near zero beside a larger one that moves was not optimised either (0 -> 5e-6 against -0.3 -> -0.1)
     tiny = {"reach": terms["reach"], "open": {"tenths": [0.0, 5e-6], "mean": 2e-6, "min": 0.0, "max": 5e-6}}
     assert diagnose({**best, "stats": {**best["stats"], "terms": tiny}}, [best]).flat == ("open",)

@@ -164,14 +164,17 @@ def candidate_line(c: dict[str, Any]) -> str:
 def round_feedback(sub: str, round_no: int, candidates: Sequence[dict[str, Any]], best: dict[str, Any] | None,
                    steps: int, episode_steps: int) -> str:
     """The reflection text after round ``round_no`` of sub-task ``sub``: every candidate's result, the best one's
-    statistics over training term by term, errors and warnings, then :func:`guidance`."""
+    statistics over training term by term (the best so far, named with its round, when it is not one of this
+    round's ``candidates``), errors and warnings, then :func:`guidance`."""
     lines = [f"Round {round_no} of sub-task {sub}: {len(candidates)} candidate reward(s), each trained for {steps:,} "
              "environment steps and evaluated by the sub-task's success test (the same for every candidate). Episodes "
              f"last {episode_steps} steps: they end at the time limit, and success is judged at the last step.", ""]
     lines += [candidate_line(c) for c in candidates]
     if best is not None and best.get("stats"):
         s = best["stats"]
-        lines += ["", f"Statistics of the best, candidate {best['idx']}, over its training ({s['updates']} updates): the "
+        which = (f"the best, candidate {best['idx']}" if any(c is best for c in candidates)
+                 else f"the best so far, candidate {best['idx']} of round {best.get('round')}")
+        lines += ["", f"Statistics of {which}, over its training ({s['updates']} updates): the "
                       "mean of each tenth of training, then the mean, min and max over it (reward terms: mean per step):",
                   _stats_line("success rate", s["success"]), _stats_line("episodic return", s["return"])]
         lines += [_stats_line(f"reward term '{k}'", v) for k, v in s["terms"].items()]
