@@ -85,10 +85,10 @@ def test_llm_candidates_reflect_on_a_failed_round_and_keep_the_better_candidate(
                                                      if c.get("eval") and not c.get("baseline"))
     code = (chosen / "open.py").read_text()
     assert '"grasp": 0.25 * grasp' in code and "def is_success(state):\n    return task_is_success(state)" in code
-    assert "fraction > 0.0" not in (tmp_path / "candidates" / "round_1" / "tasks" / "open-1" / "open.py").read_text()
+    assert "fraction > 0.0" not in (tmp_path / "candidates" / "open" / "round_1" / "tasks" / "open-1" / "open.py").read_text()
     for r in (1, 2):  # every round's prompt and reflection kept beside its candidates
-        assert (tmp_path / "candidates" / f"round_{r}" / "prompt_open.md").exists()
-        assert (tmp_path / "candidates" / f"round_{r}" / "feedback_open.md").exists()
+        assert (tmp_path / "candidates" / "open" / f"round_{r}" / "prompt_open.md").exists()
+        assert (tmp_path / "candidates" / "open" / f"round_{r}" / "feedback_open.md").exists()
     assert any("round 2: pass@1" in ln for ln in lines)
     print(f"two rounds of 2 candidates (+ the baseline) in {seconds:.0f} s")
 
@@ -114,7 +114,7 @@ def test_offline_search_killed_mid_candidate_resumes_without_retraining(tmp_path
     args = ["gen2sim", "run", "--out", "g", "--tasks", "open_cabinet_drawer_0", "--steps", 16384, "--candidates", 3,
             "--rounds", 1, "--candidate-fraction", 1.0, "--candidate-workers", 1, "--candidate-episodes", 4, "--episodes", 4,
             "--ppo.num-envs", 32, "--ppo.rollout-steps", 16, "--no-video", "--no-progress"]
-    runs = tmp_path / "g" / "runs" / "open_cabinet_drawer_0" / "candidates" / "round_1" / "runs"
+    runs = tmp_path / "g" / "runs" / "open_cabinet_drawer_0" / "candidates" / "open_drawer_0" / "round_1" / "runs"
     first, second = runs / "open_drawer_0-0", runs / "open_drawer_0-1" / "subtasks" / "open_drawer_0"
     proc = _rlscope(*args, cwd=tmp_path)
     deadline = time.monotonic() + 300
@@ -161,7 +161,7 @@ def test_candidates_train_as_ray_tasks(tmp_path):
     assert [c["what"] for c in rd["candidates"]] == ["as proposed", "open x3"]
     for c in rd["candidates"]:
         assert c["eval"]["episodes"] == 4 and c["train"]["steps"] == 2048 and c["stats"]["updates"] == 1  # half of 4096: one batch
-        assert (tmp_path / "candidates" / "round_1" / "runs" / f"open_drawer-{c['idx']}" / "summary.json").exists()
+        assert (tmp_path / "candidates" / "open_drawer" / "round_1" / "runs" / f"open_drawer-{c['idx']}" / "summary.json").exists()
 
 
 @needs_sandbox
@@ -184,3 +184,45 @@ def test_ablate_decomposition_same_budget_side_by_side(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "rlscope", "gen2sim", "ablate-decomposition", "open_drawer", "--out", "x"],
                          cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "has one sub-task: nothing to ablate" in bad.stderr
+
+
+@needs_sandbox
+def test_stages_are_searched_in_order_and_full_training_continues_the_chosen_policy(tmp_path):
+    """A later stage's candidates start where the earlier stage's chosen candidate ended its evaluation; the full
+    training continues the chosen candidate's policy (its metrics rows kept, not retrained)."""
+    import numpy as np
+
+    from rlscope.gen2sim.pipeline import RunConfig, TrainTaskConfig, resolve_task_dir, run_train
+    from rlscope.gen2sim.search import POLICIES, SearchConfig, search_rewards
+
+    where = tmp_path / "candidates"
+    cfg = SearchConfig(candidates=2, rounds=1, candidate_episodes=6)
+    chosen = search_rewards(resolve_task_dir("put_cube_in_drawer"), where, cfg, RunConfig(out=tmp_path, steps=4096))
+    search = json.loads((chosen / "search.json").read_text())
+    assert list(search["subtasks"]) == ["open", "place", "close"]
+    assert not (where / "open" / "start_states.npy").exists()  # the first stage starts from its own start states
+    for prev, name in (("open", "place"), ("place", "close")):
+        pick = search["chosen"][prev]
+        ended = where / prev / "round_1" / "runs" / f"{prev}-{pick['idx']}" / "subtasks" / prev
+        states, ok = np.load(ended / "end_states.npy"), np.load(ended / "end_success.npy")
+        starts = np.load(where / name / "start_states.npy")
+        np.testing.assert_array_equal(starts, states[ok] if ok.any() else states)
+        for c in search["subtasks"][name][0]["candidates"]:
+            run = where / name / "round_1" / "runs" / f"{name}-{c['idx']}"
+            first = np.load(run / "subtasks" / name / "frames.npz")["states"][0]  # the recorded episode's start
+            assert np.isclose(starts[:, 1:], first[1:], atol=1e-9).all(axis=1).any()  # one of them (time reset to 0)
+
+    full = run_train(TrainTaskConfig(task=str(chosen), out=tmp_path / "full", steps=4096, episodes=4, video=False,
+                                     report=False, progress=False, warm_start=chosen / POLICIES))
+    for sub in full["subtasks"]:
+        pick = search["chosen"][sub["name"]]
+        short = where / sub["name"] / "round_1" / "runs" / f"{sub['name']}-{pick['idx']}" / "subtasks" / sub["name"]
+        before = (short / "metrics.jsonl").read_text().splitlines()
+        after = (tmp_path / "full" / "subtasks" / sub["name"] / "metrics.jsonl").read_text().splitlines()
+        assert len(before) == 1 and after[:1] == before  # the candidate's update, continued
+        assert [json.loads(x)["update"] for x in after] == [1, 2] and sub["train"]["steps"] == 4096
+        assert sub["train"]["warm_start"]["steps"] == 2048 == pick["train"]["steps"]
+    from rlscope.gen2sim.report import findings
+
+    said = findings(full, {})
+    assert "place: the full training continued the reward search's chosen candidate from its 2,048 steps" in " ".join(said)

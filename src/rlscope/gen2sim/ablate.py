@@ -82,7 +82,7 @@ def _side(name: str, summary: dict[str, Any], decomposed: bool) -> dict[str, Any
 def ablate_decomposition(cfg: AblateConfig, print_fn=None) -> dict[str, Any]:
     """Train the task decomposed and undecomposed on the same budget; returns and writes the comparison."""
     from rlscope.gen2sim.pipeline import TrainTaskConfig, copy_task, resolve_task_dir, run_train, with_arm
-    from rlscope.gen2sim.search import search_rewards
+    from rlscope.gen2sim.search import POLICIES, search_rewards
     from rlscope.gen2sim.tasks.candidates import CandidateError, undecomposed
     from rlscope.gen2sim.tasks.task import load_task
 
@@ -107,12 +107,15 @@ def ablate_decomposition(cfg: AblateConfig, print_fn=None) -> dict[str, Any]:
         run = out / "runs" / name
         say(f"== {name}: {' -> '.join(s.name for s in t.subtasks)} "
             f"({steps * len(t.subtasks) if steps else sum(s.train_steps for s in t.subtasks):,} training steps in all)")
+        warm = None
         if cfg.search.active:
             say(f"reward search: {cfg.search.candidates} candidate(s) per sub-task, {cfg.search.rounds} round(s)")
             tdir = search_rewards(tdir, run / "candidates", cfg.search, dataclasses.replace(cfg, steps=steps, out=out), say)
+            warm = tdir / POLICIES
         summary = run_train(TrainTaskConfig(task=str(tdir), out=run, steps=steps, seed=cfg.seed, episodes=cfg.episodes,
                                             nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe, progress=cfg.progress,
-                                            resume=cfg.resume, force=cfg.force, limits=cfg.limits, ppo=cfg.ppo), print_fn=say)
+                                            resume=cfg.resume, force=cfg.force, limits=cfg.limits, ppo=cfg.ppo,
+                                            warm_start=warm), print_fn=say)
         sides.append(_side(name, summary, name == "decomposed"))
     result = {"task_id": task.task_id, "description": task.description, "steps_per_subtask": cfg.steps, "seed": cfg.seed,
               "search": {"candidates": cfg.search.candidates, "rounds": cfg.search.rounds} if cfg.search.active else None,

@@ -102,6 +102,14 @@ class TrainTaskConfig:
     check: bool = True
     """Check the task's code in the sandbox before training (--no-check: for code validated just before, as the
     reward search's candidates are)."""
+    starts: Path | None = None
+    """Start states of a one-sub-task task's training and evaluation instead of its own (a .npy of MuJoCo states,
+    one per row, e.g. the successful end states of an earlier stage's run): the reward search trains a later
+    stage's candidates from where the earlier stage ends."""
+    warm_start: Path | None = None
+    """Continue each sub-task's training from WARM_START/SUB/checkpoint.pt (with its best.pt and metrics.jsonl)
+    where there is one, instead of from a new policy: the reward search keeps its chosen candidates' policies in
+    RUN/candidates/chosen/policies."""
     limits: StageLimits = StageLimits()
     ppo: PPOConfig = PPOConfig()
 
@@ -137,7 +145,7 @@ def copy_task(task, dest: Path) -> None:
 
 
 RUN_OUTPUTS = ("task", "subtasks", "chain", "videos", "plots", "checks.json", "job.json", "summary.json", "report.html",
-               "report.md")
+               "report.md", "start_states.npy")
 """What a training run writes into its directory (``--force`` removes these, nothing else)."""
 
 
@@ -198,6 +206,49 @@ def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _place_starts(starts: Path | None, run: Path, task) -> None:
+    """Copy ``starts`` to ``run/start_states.npy``, where the sandboxed worker reads it (or remove one an earlier
+    run left there); one clear error for a file that is not a 2-D array of states."""
+    import numpy as np
+
+    target = run / "start_states.npy"
+    if starts is None:
+        target.unlink(missing_ok=True)
+        return
+    if len(task.subtasks) != 1:
+        raise RlscopeError(f"--starts: task {task.task_id} has {len(task.subtasks)} sub-tasks; start states replace the "
+                           "start of a task of one sub-task (a later stage's start comes from the stage before it)")
+    try:
+        states = np.load(starts)
+    except (OSError, ValueError) as exc:
+        raise RlscopeError(f"--starts {starts}: not a .npy array of states ({exc})") from None
+    if states.ndim != 2 or len(states) == 0 or not np.isfinite(states).all():
+        raise RlscopeError(f"--starts {starts}: expected a 2-D array of finite MuJoCo states, one per row; got shape "
+                           f"{states.shape}")
+    tmp = run / "start_states.tmp.npy"
+    np.save(tmp, states)
+    tmp.replace(target)
+
+
+def _warm_start(warm: Path | None, name: str, out: Path) -> str:
+    """Copy the policy to continue (``warm/NAME``: checkpoint.pt, best.pt, metrics.jsonl) into the sub-task's
+    directory when it has no checkpoint of its own, and note where it came from in ``warm_start.json`` (with the
+    steps and seconds of its result.json); returns the words the progress line adds."""
+    src = None if warm is None else warm / name
+    if src is None or not (src / "checkpoint.pt").exists() or (out / "checkpoint.pt").exists():
+        return ""
+    from rlscope.gen2sim.search import KEPT
+
+    out.mkdir(parents=True, exist_ok=True)
+    for f in KEPT:
+        if (src / f).exists():
+            shutil.copyfile(src / f, out / f)
+    done = _read(src / "result.json") or {}
+    atomic_write_text(out / "warm_start.json", json.dumps({"from": str(src), "steps": done.get("steps"),
+                                                            "seconds": done.get("seconds")}, indent=2) + "\n")
+    return f" (continuing the policy in {src})"
+
+
 def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     """Train every sub-task in order, evaluate each and the chain, render, summarise, report."""
     from rlscope.gen2sim.tasks.task import load_task
@@ -218,6 +269,7 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
         raise RlscopeError(f"{run} holds a run of {task.task_id} with arm {task.scene.gripper.arm!r}, not {cfg.arm!r}; "
                            "choose another --out")
     write_manifest(run, "train", cfg)
+    _place_starts(cfg.starts, run, task)
     job = {"steps": cfg.steps, "seed": cfg.seed, "episodes": cfg.episodes, "nthread": cfg.nthread, "progress": cfg.progress,
            "call_s": cfg.limits.call_s, "ppo": dataclasses.asdict(cfg.ppo)}
     atomic_write_text(run / "job.json", json.dumps(job, indent=2) + "\n")
@@ -231,7 +283,7 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
     for k, sub in enumerate(task.subtasks):
         out = run / "subtasks" / sub.name
         if not (out / "eval.json").exists():
-            say(f"[{k + 1}/{len(task.subtasks)}] {sub.name}: training")
+            say(f"[{k + 1}/{len(task.subtasks)}] {sub.name}: training" + _warm_start(cfg.warm_start, sub.name, out))
             if _worker("train", run, str(k), cfg=cfg, what=f"sub-task {sub.name}'s training") != 0:
                 err = _read(out / "error.json") or {"error": "unknown"}
                 raise RlscopeError(f"reward code of sub-task {sub.name} failed during training; traceback in "
@@ -239,7 +291,7 @@ def run_train(cfg: TrainTaskConfig, print_fn=None) -> dict[str, Any]:
         ev, tr = _read(out / "eval.json"), _read(out / "result.json")
         subs.append({"name": sub.name, "description": sub.description,
                      "train": {"steps": tr["steps"], "seconds": tr["seconds"], "steps_per_s": tr["steps_per_s"],
-                               "best_success": tr["best_success"]},
+                               "best_success": tr["best_success"], "warm_start": _read(out / "warm_start.json")},
                      "eval": ev, "video": None})
         say(f"    {sub.name}: success {ev['success_rate']:.2f}, honest {ev['honest_success_rate']:.2f} "
             f"({tr['steps']} steps in {tr['seconds']:.0f} s)")
@@ -498,15 +550,17 @@ def run_pipeline(cfg: RunConfig, print_fn=None) -> dict[str, Any]:
     for tdir in dirs:
         task = load_task(tdir)
         say(f"== task {task.task_id}: {task.description}")
+        warm = None
         if cfg.search.active:
-            from rlscope.gen2sim.search import search_rewards
+            from rlscope.gen2sim.search import POLICIES, search_rewards
 
             say(f"reward search: {cfg.search.candidates} candidate(s) per sub-task, {cfg.search.rounds} round(s)")
             tdir = search_rewards(tdir, out / "runs" / task.task_id / "candidates", cfg.search, cfg, say)
+            warm = tdir / POLICIES
         jobs.append(TrainTaskConfig(task=str(tdir), out=out / "runs" / task.task_id, steps=cfg.steps, seed=cfg.seed,
                                     episodes=cfg.episodes, nthread=cfg.nthread, video=cfg.video, unsafe=cfg.unsafe,
                                     progress=cfg.progress and cfg.ray is None, arm=cfg.arm, resume=cfg.resume,
-                                    force=cfg.force, limits=cfg.limits, ppo=cfg.ppo))
+                                    force=cfg.force, limits=cfg.limits, ppo=cfg.ppo, warm_start=warm))
     if cfg.ray is None:
         summaries = [run_train(tcfg, print_fn=print_fn) for tcfg in jobs]
     else:

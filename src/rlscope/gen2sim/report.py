@@ -204,6 +204,10 @@ def findings(summary: dict[str, Any], metrics: dict[str, list[dict[str, Any]]]) 
         n, best, sr = s["name"], (s.get("train") or {}).get("best_success"), evals[s["name"]].get("success_rate")
         if _ok(best) and _ok(sr) and best - sr > 0.2:
             out.append(f"{n}: evaluation success ({_pct(sr)}) falls well short of the best training success ({_pct(best)}).")
+        warm = (s.get("train") or {}).get("warm_start")
+        if warm and _ok(warm.get("steps")):
+            out.append(f"{n}: the full training continued the reward search's chosen candidate from its {_int(warm['steps'])} "
+                       f"steps ({_duration(warm.get('seconds'))}); the table counts them in its steps, not in its time.")
         trend = _trend(metrics.get(n, []))
         if trend:
             out.append(f"{n}: {trend}")
@@ -452,8 +456,10 @@ def search_section(page: Page, search: dict[str, Any]) -> None:
     page.paragraph(f"{st.get('candidates')} reward candidate(s) per sub-task in each of {st.get('rounds')} round(s): {how}. Each "
                    f"trained for {st.get('candidate_fraction', 0):.0%} of its sub-task's budget and was evaluated over "
                    f"{st.get('candidate_episodes')} episodes by the sub-task's own success test (the same for every candidate); "
-                   "the best (honest success, then training success in the last tenth, the earlier among equals) was trained in full "
-                   f"below. A candidate passes when its honest success reaches {st.get('success_at', 0.5):.0%}; pass@k is "
+                   "the best (honest success, then training success in the last tenth, the earlier among equals) went on to "
+                   "full training below, continuing its own policy. The sub-tasks were searched in order: a later stage's "
+                   "candidates started where the earlier stage's chosen candidate ended its evaluation episodes. "
+                   f"A candidate passes when its honest success reaches {st.get('success_at', 0.5):.0%}; pass@k is "
                    "the boundary system's unbiased estimator over a round's candidates.")
     subs = search.get("subtasks", {})
     ks = sorted({int(k) for rounds in subs.values() for rd in rounds for k in rd.get("passk", {})})

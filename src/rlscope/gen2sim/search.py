@@ -1,30 +1,36 @@
 """Reward search before training: K candidates per sub-task, short trainings side by side, R rounds of
 reflection, the best candidate on to full training (Eureka's loop, on Gen2Sim's sub-tasks).
 
-Each round, every sub-task gets ``--candidates`` reward candidates (:mod:`rlscope.gen2sim.tasks.candidates`):
-answers a language model samples at temperature, or variants of the proposed code from the offline proposer.
-All of a round's candidates are validated in one sandboxed launch, then each valid one trains for
-``--candidate-fraction`` of its sub-task's budget and is evaluated by the sub-task's own success test, the
-short trainings running side by side (``--candidate-workers`` processes, one per core by default; Ray tasks
-with ``--ray``). A candidate's sub-task starts from its own start states, so candidates of all sub-tasks
-train together. Candidates are ranked by honest evaluation success, then by training success in the last
-tenth of training, the earlier among equals (returns do not compare across rewards); the next round's prompt (or the offline proposer's next
-variants) comes from the best one so far and the statistics of the round
-(:mod:`rlscope.gen2sim.tasks.reflect`). Per round and sub-task, pass@k over the candidates uses the
-boundary system's estimator (:func:`rlscope.passk.pass_at_k`): a candidate passes when its honest success
-reaches ``--success-at``.
+The sub-tasks are searched in order, stage by stage. Each round, the sub-task gets ``--candidates`` reward
+candidates (:mod:`rlscope.gen2sim.tasks.candidates`): answers a language model samples at temperature, or variants
+of the proposed code from the offline proposer. A round's candidates are validated in one sandboxed launch, then
+each valid one trains for ``--candidate-fraction`` of the sub-task's budget and is evaluated by the sub-task's own
+success test, the short trainings running side by side (``--candidate-workers`` processes, one per core by default;
+Ray tasks with ``--ray``). A later stage's candidates start where the earlier stage's chosen candidate left its
+evaluation episodes (its successful end states), as the stage's full training starts from the earlier stage's end
+states: a reward judged from the sub-task's own start states can fail from the chain's. Candidates are ranked by
+honest evaluation success, then by training success in the last tenth of training, the earlier among equals
+(returns do not compare across rewards); the next round's prompt (or the offline proposer's next variants) comes
+from the best one so far and the statistics of the round (:mod:`rlscope.gen2sim.tasks.reflect`). Per round and
+sub-task, pass@k over the candidates uses the boundary system's estimator (:func:`rlscope.passk.pass_at_k`): a
+candidate passes when its honest success reaches ``--success-at``.
+
+The full training continues the chosen candidate's policy (``chosen/policies/SUB``, `gen2sim train --warm-start`)
+rather than drawing a new one: the short training was one draw of PPO, and the chosen one is the draw that worked.
 
 Everything is kept under ``RUN/candidates/``::
 
-    source.json                     the proposed task's digest and the search settings
-    round_R/plan.json               the round's candidates: code, where each came from, the prompt
-    round_R/prompt_SUB.md           what the language model was sent (or the guidance the variants follow)
-    round_R/tasks/SUB-IDX/          each candidate as a one-sub-task task, with its validation.json
-    round_R/runs/SUB-IDX/           its short training and evaluation (a `gen2sim train` run directory)
-    round_R/feedback_SUB.md         the reflection on the round (the next round's prompt carries it)
-    round_R/round.json              results, statistics, the best candidate, pass@k
-    search.json                     every round, and the chosen candidate per sub-task
-    chosen/                         the task with the chosen code: what the full training trains
+    source.json                         the proposed task's digest and the search settings
+    SUB/start_states.npy                where a later stage's candidates start (the earlier stage's chosen end states)
+    SUB/round_R/plan.json               the round's candidates: code, where each came from, the prompt
+    SUB/round_R/prompt_SUB.md           what the language model was sent (or the guidance the variants follow)
+    SUB/round_R/tasks/SUB-IDX/          each candidate as a one-sub-task task, with its validation.json
+    SUB/round_R/runs/SUB-IDX/           its short training and evaluation (a `gen2sim train` run directory)
+    SUB/round_R/feedback_SUB.md         the reflection on the round (the next round's prompt carries it)
+    SUB/round_R/round.json              results, statistics, the best candidate, pass@k
+    search.json                         every round, and the chosen candidate per sub-task
+    chosen/                             the task with the chosen code: what the full training trains
+    chosen/policies/SUB/                the chosen candidate's checkpoint, best policy and metrics, continued in full
 
 A killed search resumes where it stopped: a finished round is read back, a finished candidate is not
 retrained, one in training continues from its checkpoint, answers come from the cache.
@@ -309,40 +315,51 @@ def search_rewards(task_dir: Path, where: Path, cfg: SearchConfig, ctx, say: Cal
             firsts = {task.subtasks[k].name: reward_messages(text, task, k) for k in searched}
 
     history: dict[str, list[dict[str, Any]]] = {task.subtasks[k].name: [] for k in searched}
-    rounds: list[dict[str, Any]] = []
-    feedback: dict[str, str] = {}
-    for r in range(1, cfg.rounds + 1):
-        rdir = where / f"round_{r}"
-        done = _read(rdir / "round.json")
-        if done is None:
-            done = _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers,
-                              batch, say)
-        rounds.append(done)
-        for name, rs in done["subtasks"].items():
-            history[name] += [dict(c, round=r) for c in rs["candidates"] if not c.get("baseline")]
-            feedback[name] = rs["feedback"]
+    by_stage: dict[str, list[dict[str, Any]]] = {}
+    picks: dict[str, dict[str, Any] | None] = {}
+    for k in searched:
+        sub = task.subtasks[k]
+        sdir = where / sub.name
+        starts = _start_states(where, task, k, picks)
+        feedback: dict[str, str] = {}
+        by_stage[sub.name] = []
+        for r in range(1, cfg.rounds + 1):
+            rdir = sdir / f"round_{r}"
+            done = _read(rdir / "round.json")
+            if done is None:
+                done = _run_round(r, rdir, task, [k], cfg, ctx, client, params, firsts, history, feedback, workers, batch,
+                                  say, starts)
+            by_stage[sub.name].append(done)
+            rs = done["subtasks"][sub.name]
+            history[sub.name] += [dict(c, round=r) for c in rs["candidates"] if not c.get("baseline")]
+            feedback[sub.name] = rs["feedback"]
             best = rs.get("best")
-            say(f"  {name}: round {r}: pass@1 {rs['passk'].get('1', 0):.2f} over {rs['n']} candidate(s), "
+            say(f"  {sub.name}: round {r}: pass@1 {rs['passk'].get('1', 0):.2f} over {rs['n']} candidate(s), "
                 f"best {best if best is not None else 'none'}"
                 + (f" (success {_best(rs)['eval']['honest_success_rate']:.2f})" if best is not None else ""))
+        picks[sub.name] = best_of(history[sub.name])
+    rounds = _merge_rounds(by_stage, cfg.rounds)
 
+    out = where / "chosen"
     chosen_subs, chosen = [], {}
     validations = {}
-    for k, s in enumerate(task.subtasks):
-        pick = best_of(history.get(s.name, []))
+    for s in task.subtasks:
+        pick = picks.get(s.name)
         if pick is None:
             chosen[s.name] = None
             chosen_subs.append(s)
             continue
         chosen[s.name] = {"round": pick["round"], "idx": pick["idx"], "source": pick["source"], "what": pick.get("what"),
-                          "eval": pick["eval"]}
+                          "eval": pick["eval"], "train": pick.get("train")}
         chosen_subs.append(dataclasses.replace(s, code=pick["code"], code_file=""))
         validations[s.name] = pick.get("validation")
     record = {"settings": settings | {"rounds": cfg.rounds}, "subtasks": {name: [dict(rd["subtasks"][name], round=rd["round"]) for rd in rounds
                                                         if name in rd["subtasks"]] for name in history},
               "chosen": chosen, "passk": [rd["passk"] for rd in rounds], "seconds": [rd["seconds"] for rd in rounds]}
-    out = where / "chosen"
     copy_task(dataclasses.replace(task, subtasks=tuple(chosen_subs)), out)
+    for name, pick in picks.items():
+        if pick is not None:
+            _keep_policy(_candidate_run(where, name, pick) / "subtasks" / name, out / POLICIES / name)
     held = _read(task_dir / "validation.json") or {}
     subs_v = dict(held.get("subtasks") or {})
     subs_v.update({n: v for n, v in validations.items() if v})
@@ -355,6 +372,59 @@ def search_rewards(task_dir: Path, where: Path, cfg: SearchConfig, ctx, say: Cal
     return out
 
 
+POLICIES = "policies"
+"""Under the chosen task: SUB/ holds the chosen candidate's checkpoint.pt, best.pt and metrics.jsonl (the full
+training continues them: `gen2sim train --warm-start CHOSEN/policies`) and its result.json."""
+KEPT = ("checkpoint.pt", "best.pt", "metrics.jsonl")
+"""What a training continues from."""
+
+
+def _candidate_run(where: Path, name: str, c: dict[str, Any]) -> Path:
+    """The run directory of candidate ``c`` (a record with its ``round``) of sub-task ``name``."""
+    return where / name / f"round_{c['round']}" / "runs" / f"{name}-{c['idx']}"
+
+
+def _keep_policy(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in (*KEPT, "result.json"):
+        if (src / f).exists():
+            shutil.copyfile(src / f, dest / f)
+
+
+def _start_states(where: Path, task, k: int, picks: dict[str, dict[str, Any] | None]) -> Path | None:
+    """Where stage ``k``'s candidates start: the successful end states (all of them when none succeeded) of the
+    evaluation of the chosen candidate of stage k-1, written once to ``where/SUB/start_states.npy``; None for the
+    first stage, or when stage k-1 was not searched (its own start states, then)."""
+    import numpy as np
+
+    if k == 0 or picks.get(task.subtasks[k - 1].name) is None:
+        return None
+    path = where / task.subtasks[k].name / "start_states.npy"
+    if not path.exists():
+        prev = task.subtasks[k - 1].name
+        run = _candidate_run(where, prev, picks[prev]) / "subtasks" / prev
+        states, ok = np.load(run / "end_states.npy"), np.load(run / "end_success.npy")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("start_states.tmp.npy")
+        np.save(tmp, states[ok] if ok.any() else states)
+        tmp.replace(path)
+    return path
+
+
+def _merge_rounds(by_stage: dict[str, list[dict[str, Any]]], n: int) -> list[dict[str, Any]]:
+    """Round R of every stage as one round: its sub-tasks, pass@k over all of them, the seconds they took."""
+    from rlscope.passk import pass_at_k_curve
+
+    out = []
+    for r in range(1, n + 1):
+        subs = {name: rounds[r - 1]["subtasks"][name] for name, rounds in by_stage.items() if len(rounds) >= r}
+        sized = [s for s in subs.values() if s["n"]]
+        out.append({"round": r, "subtasks": subs, "seconds": sum(rounds[r - 1]["seconds"] for rounds in by_stage.values()
+                                                                  if len(rounds) >= r),
+                    "passk": {str(k): v for k, v in pass_at_k_curve([s["n"] for s in sized], [s["c"] for s in sized]).items()}})
+    return out
+
+
 def _best(rs: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in rs["candidates"] if c["idx"] == rs["best"] and not c.get("baseline"))
 
@@ -364,9 +434,10 @@ def _short_steps(cfg: SearchConfig, ctx, sub, batch: int) -> int:
     return max(batch, int(cfg.candidate_fraction * (ctx.steps or sub.train_steps)))
 
 
-def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers, batch, say
-               ) -> dict[str, Any]:
-    """Plan (or read the plan of), validate, train and judge round ``r``; writes ``round.json``."""
+def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, history, feedback, workers, batch, say,
+               starts: Path | None = None) -> dict[str, Any]:
+    """Plan (or read the plan of), validate, train and judge round ``r`` of the sub-tasks ``searched``, their
+    candidates starting from ``starts`` (a .npy of states) or their own start states; writes ``round.json``."""
     from rlscope.gen2sim.pipeline import TrainTaskConfig, copy_task
     from rlscope.gen2sim.tasks.propose import validate_tasks
     from rlscope.gen2sim.tasks.reflect import round_feedback
@@ -420,10 +491,11 @@ def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, histor
             continue
         jobs.append(TrainTaskConfig(task=str(rdir / "tasks" / name), out=run, steps=_short_steps(cfg, ctx, sub, batch), seed=ctx.seed,
                                     episodes=cfg.candidate_episodes, nthread=1, video=False, report=False, unsafe=ctx.unsafe,
-                                    progress=False, check=False, limits=ctx.limits, ppo=ctx.ppo))
+                                    progress=False, check=False, limits=ctx.limits, ppo=ctx.ppo, starts=starts))
         slots.append((name, c, sub))
     if jobs:
-        say(f"  round {r}: training {len(jobs)} candidate(s), {workers if not getattr(ctx, 'ray', None) else 'Ray'} at a time")
+        say(f"  {', '.join(task.subtasks[k].name for k in searched)}: round {r}: training {len(jobs)} candidate(s)"
+            + (" from the previous stage's end states" if starts is not None else "") + f", {workers if not getattr(ctx, 'ray', None) else 'Ray'} at a time")
     for (name, c, sub), summary in zip(slots, _train_jobs(jobs, ctx, workers, say)):
         _results(c, rdir / "runs" / name, sub.name, summary)
     result: dict[str, Any] = {"round": r, "subtasks": {}}

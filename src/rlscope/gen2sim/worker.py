@@ -7,7 +7,7 @@ with only ``RUN_DIR`` writable; the main process never imports task code. Modes:
   ``checks.json`` (per sub-task: ok, or the error with its traceback).
 * ``train RUN_DIR K``: train sub-task K (resuming from its checkpoint), evaluate its best policy,
   write ``subtasks/NAME/{eval.json,end_states.npy,frames.npz}``. Sub-task K > 0 starts from the
-  successful end states of sub-task K-1.
+  successful end states of sub-task K-1; sub-task 0 from ``start_states.npy`` when the run has one.
 * ``chain RUN_DIR``: evaluate the whole chain; writes ``chain/{eval.json,frames.npz}``.
 * ``validate TASKS_DIR CALL_S``: validate every proposed task under ``TASKS_DIR`` that has no
   ``validation.json`` yet (:func:`rlscope.gen2sim.tasks.validate.validate_subtask`); writes it per task:
@@ -89,9 +89,11 @@ def _save_frames(path: Path, frames: list[np.ndarray], frames_eq: list[np.ndarra
 
 
 def start_states(run: Path, task, k: int) -> np.ndarray | None:
-    """End states of sub-task k-1's evaluation to start sub-task k from (successful ones when any)."""
+    """End states of sub-task k-1's evaluation to start sub-task k from (successful ones when any); for k = 0,
+    ``start_states.npy`` when the run has one (`gen2sim train --starts`), else None (the sub-task's own)."""
     if k == 0:
-        return None
+        given = run / "start_states.npy"
+        return np.load(given) if given.exists() else None
     prev = run / "subtasks" / task.subtasks[k - 1].name
     states = np.load(prev / "end_states.npy")
     ok = np.load(prev / "end_success.npy")

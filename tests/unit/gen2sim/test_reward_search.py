@@ -224,3 +224,26 @@ def test_a_candidate_whose_training_failed_is_kept_as_failed(tmp_path):
     text = round_feedback("open", 1, [died, raised], None, 4096, 100)
     assert "Candidate 1 (open x3): failed: the worker died 3 times" in text
     assert "Candidate 2 (as proposed): failed: ValueError: nan reward" in text and "2 candidate(s) could not be trained" in text
+
+
+def test_start_states_given_to_train_are_checked_and_named(tmp_path):
+    from rlscope.errors import RlscopeError
+    from rlscope.gen2sim.pipeline import _place_starts, resolve_task_dir
+    from rlscope.gen2sim.tasks.task import load_task
+
+    one, three = load_task(resolve_task_dir("open_drawer")), load_task(resolve_task_dir("put_cube_in_drawer"))
+    good = tmp_path / "good.npy"
+    np.save(good, np.ones((3, 5)))
+    _place_starts(good, tmp_path, one)
+    np.testing.assert_array_equal(np.load(tmp_path / "start_states.npy"), np.ones((3, 5)))
+    _place_starts(None, tmp_path, one)  # a later run without start states does not inherit them
+    assert not (tmp_path / "start_states.npy").exists()
+    with pytest.raises(RlscopeError, match="3 sub-tasks"):
+        _place_starts(good, tmp_path, three)
+    flat, nan, text = tmp_path / "flat.npy", tmp_path / "nan.npy", tmp_path / "states.txt"
+    np.save(flat, np.ones(5))
+    np.save(nan, np.full((2, 5), np.nan))
+    text.write_text("1 2 3\n")
+    for bad, why in ((flat, r"shape \(5,\)"), (nan, "finite"), (text, "not a .npy array")):
+        with pytest.raises(RlscopeError, match=f"--starts {bad}.*{why}"):
+            _place_starts(bad, tmp_path, one)

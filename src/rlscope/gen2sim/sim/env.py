@@ -148,6 +148,9 @@ class BatchedEnv:
         self.rng = np.random.default_rng(seed)
         self.start_states = None if start_states is None else np.asarray(start_states, float)
         self.paired = bool(paired_starts)
+        if self.start_states is not None and (self.start_states.ndim != 2 or self.start_states.shape[1] != self.nstate):
+            raise ValueError(f"start states of shape {self.start_states.shape}: this scene's states have {self.nstate} "
+                             "numbers each (one state per row)")
         if self.paired and (self.start_states is None or len(self.start_states) != n):
             raise ValueError("paired_starts needs one start state per environment")
         self.suction = sub.suction
