@@ -494,8 +494,9 @@ def _run_round(r, rdir, task, searched, cfg, ctx, client, params, firsts, histor
                                     progress=False, check=False, limits=ctx.limits, ppo=ctx.ppo, starts=starts))
         slots.append((name, c, sub))
     if jobs:
-        say(f"  {', '.join(task.subtasks[k].name for k in searched)}: round {r}: training {len(jobs)} candidate(s)"
-            + (" from the previous stage's end states" if starts is not None else "") + f", {workers if not getattr(ctx, 'ray', None) else 'Ray'} at a time")
+        where = " from the previous stage's end states" if starts is not None else ""
+        pace = "Ray places them" if getattr(ctx, "ray", None) else f"{workers} at a time"
+        say(f"  {', '.join(task.subtasks[k].name for k in searched)}: round {r}: training {len(jobs)} candidate(s){where}, {pace}")
     for (name, c, sub), summary in zip(slots, _train_jobs(jobs, ctx, workers, say)):
         _results(c, rdir / "runs" / name, sub.name, summary)
     result: dict[str, Any] = {"round": r, "subtasks": {}}
