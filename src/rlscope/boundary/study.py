@@ -49,15 +49,20 @@ class StudyConfig:
     """RL steps whose checkpoints are evaluated (pass@k over steps)."""
     rl_lr: float = 2e-4
     """RL learning rate."""
-    kl_coef: float = 0.0
-    """KL penalty to the base during RL."""
+    kl_coef: float = 0.1
+    """KL penalty to the base during RL (k3, on every token). Without it, RL's short-strategy samples learn to go
+    below zero correctly on some problems (``14-21=93``), which the base writes in about 0.5% of its samples:
+    with 0.1 the base's lead at k = 256 and its coverage test hold on every seed (docs/organism.md)."""
+    rl_temperature: float = 1.0
+    """Sampling temperature of RL's rollouts (evaluation samples at --temperature)."""
     distill_steps: int = 150
     """SFT steps of the base on the teacher's answers (0: skip distillation)."""
-    problems: int = 100
-    """Held-out test problems."""
-    below_zero_share: float = 0.4
+    problems: int = 200
+    """Held-out test problems (200: enough for the paired tests to separate the base-only problems from the few
+    that either model solves by luck at k = 256)."""
+    below_zero_share: float = 0.5
     """Share of held-out problems on which the short strategy is wrong (the last subtraction goes below zero)."""
-    division_share: float = 0.2
+    division_share: float = 0.15
     """Share of held-out problems that use division, which only the teacher knows (0 without a teacher)."""
     min_ops: int = 2
     """Fewest operations of a held-out problem."""
@@ -178,7 +183,7 @@ def run_study(cfg: StudyConfig) -> dict:
             train(
                 RLConfig(
                     model=base, out=rl_out, algo=algo, steps=cfg.rl_steps, save_steps=tuple(cfg.checkpoints),
-                    lr=cfg.rl_lr, kl_coef=cfg.kl_coef, seed=seed, threads=max(1, cfg.workers), progress=cfg.progress,
+                    lr=cfg.rl_lr, kl_coef=cfg.kl_coef, temperature=cfg.rl_temperature, seed=seed, threads=max(1, cfg.workers), progress=cfg.progress,
                 )
             )
             for step in cfg.checkpoints:
