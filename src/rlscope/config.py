@@ -66,6 +66,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def atomic_save_npy(path: Path, arr: Any) -> None:
+    """Save ``arr`` to ``path`` (``.npy``) atomically (temp file + rename)."""
+    import numpy as np
+
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npy")
+    np.save(tmp, arr)
+    os.replace(tmp, path)
+
+
 def write_manifest(run_dir: Path, command: str, config: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record a command in the run: ``manifest.json`` (latest per command) and ``history.jsonl`` (all)."""
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -51,8 +51,8 @@ class StudyConfig:
     """RL learning rate."""
     kl_coef: float = 0.1
     """KL penalty to the base during RL (k3, on every token). Without it, RL's short-strategy samples learn to go
-    below zero correctly on some problems (``14-21=93``), which the base writes in about 0.5% of its samples:
-    with 0.1 the base's lead at k = 256 and its coverage test hold on every seed (docs/organism.md)."""
+    below zero correctly on some problems (``14-21=93``), which the base writes in about 0.4% of its below-zero
+    samples: with 0.1 the base's lead at k = 256 and its coverage test hold on every seed (docs/organism.md)."""
     rl_temperature: float = 1.0
     """Sampling temperature of RL's rollouts (evaluation samples at --temperature)."""
     distill_steps: int = 150

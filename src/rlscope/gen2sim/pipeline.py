@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from rlscope.config import atomic_write_text, write_manifest
+from rlscope.config import atomic_save_npy, atomic_write_text, write_manifest
 from rlscope.errors import RlscopeError
 from rlscope.gen2sim.rl.ppo_config import PPOConfig
 from rlscope.gen2sim.search import SearchConfig
@@ -225,9 +225,7 @@ def _place_starts(starts: Path | None, run: Path, task) -> None:
     if states.ndim != 2 or len(states) == 0 or not np.isfinite(states).all():
         raise RlscopeError(f"--starts {starts}: expected a 2-D array of finite MuJoCo states, one per row; got shape "
                            f"{states.shape}")
-    tmp = run / "start_states.tmp.npy"
-    np.save(tmp, states)
-    tmp.replace(target)
+    atomic_save_npy(target, states)
 
 
 def _warm_start(warm: Path | None, name: str, out: Path) -> str:
@@ -237,12 +235,9 @@ def _warm_start(warm: Path | None, name: str, out: Path) -> str:
     src = None if warm is None else warm / name
     if src is None or not (src / "checkpoint.pt").exists() or (out / "checkpoint.pt").exists():
         return ""
-    from rlscope.gen2sim.search import KEPT
+    from rlscope.gen2sim.search import KEPT, keep_policy
 
-    out.mkdir(parents=True, exist_ok=True)
-    for f in KEPT:
-        if (src / f).exists():
-            shutil.copyfile(src / f, out / f)
+    keep_policy(src, out, KEPT)
     done = _read(src / "result.json") or {}
     atomic_write_text(out / "warm_start.json", json.dumps({"from": str(src), "steps": done.get("steps"),
                                                             "seconds": done.get("seconds")}, indent=2) + "\n")

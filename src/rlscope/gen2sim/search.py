@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from rlscope.config import atomic_write_text
+from rlscope.config import atomic_save_npy, atomic_write_text
 from rlscope.errors import RlscopeError
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ def search_rewards(task_dir: Path, where: Path, cfg: SearchConfig, ctx, say: Cal
     copy_task(dataclasses.replace(task, subtasks=tuple(chosen_subs)), out)
     for name, pick in picks.items():
         if pick is not None:
-            _keep_policy(_candidate_run(where, name, pick) / "subtasks" / name, out / POLICIES / name)
+            keep_policy(_candidate_run(where, name, pick) / "subtasks" / name, out / POLICIES / name)
     held = _read(task_dir / "validation.json") or {}
     subs_v = dict(held.get("subtasks") or {})
     subs_v.update({n: v for n, v in validations.items() if v})
@@ -384,9 +384,10 @@ def _candidate_run(where: Path, name: str, c: dict[str, Any]) -> Path:
     return where / name / f"round_{c['round']}" / "runs" / f"{name}-{c['idx']}"
 
 
-def _keep_policy(src: Path, dest: Path) -> None:
+def keep_policy(src: Path, dest: Path, names: tuple[str, ...] = (*KEPT, "result.json")) -> None:
+    """Copy a sub-task's policy files ``names`` (those that exist) from training directory ``src`` to ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
-    for f in (*KEPT, "result.json"):
+    for f in names:
         if (src / f).exists():
             shutil.copyfile(src / f, dest / f)
 
@@ -405,9 +406,7 @@ def _start_states(where: Path, task, k: int, picks: dict[str, dict[str, Any] | N
         run = _candidate_run(where, prev, picks[prev]) / "subtasks" / prev
         states, ok = np.load(run / "end_states.npy"), np.load(run / "end_success.npy")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name("start_states.tmp.npy")
-        np.save(tmp, states[ok] if ok.any() else states)
-        tmp.replace(path)
+        atomic_save_npy(path, states[ok] if ok.any() else states)
     return path
 
 

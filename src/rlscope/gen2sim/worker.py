@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlscope.config import atomic_write_text
+from rlscope.config import atomic_save_npy, atomic_write_text
 
 log = logging.getLogger(__name__)
 CODE_FAILED = 3
@@ -73,12 +73,6 @@ def _setup(run: Path):
 def _write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, arr)
-    tmp.replace(path)
 
 
 def _save_frames(path: Path, frames: list[np.ndarray], frames_eq: list[np.ndarray]) -> None:
@@ -191,8 +185,8 @@ def train_one(run: Path, k: int) -> int:
         _write_json(out / "error.json", {"subtask": sub.name, "error": str(exc)})
         log.error("%s", exc)
         return CODE_FAILED
-    _save_npy(out / "end_states.npy", res.end_states)
-    _save_npy(out / "end_success.npy", res.honest)
+    atomic_save_npy(out / "end_states.npy", res.end_states)
+    atomic_save_npy(out / "end_success.npy", res.honest)
     _save_frames(out / "frames.npz", res.frames, res.frames_eq)
     _write_json(out / "eval.json", res.summary())
     return 0
