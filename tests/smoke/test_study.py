@@ -60,6 +60,11 @@ def test_study_runs_and_reports(tmp_path, small_models):
     checks = {(c["finding"], c["run"]): c for c in seed0["checks"]}
     assert {"RL improves pass@1", "the curves cross", "more RL steps: pass@1 up, pass@K down",
             "distillation solves problems the base never does"} <= {f for f, _ in checks}
+    # RL's new problems are counted by correct chains of thought (a right answer from a wrong chain is luck)
+    cov = seed0["cot_comparisons"]["grpo@2"]["coverage"]
+    new = checks[("RL finds almost nothing new (k = 8)", "grpo@2")]
+    assert new["text"].startswith(f"grpo@2 only, with a correct chain of thought: {len(cov['rl_only'])} of 6")
+    assert new["shown"] == (len(cov["rl_only"]) <= 0.02 * 6 and len(cov["rl_only"]) < len(cov["base_only"]))
     gain = checks[("RL improves pass@1", "grpo@2")]
     assert "95% CI" in gain["text"] and isinstance(gain["shown"], bool)
     html = (out / "report.html").read_text()

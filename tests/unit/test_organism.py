@@ -77,6 +77,23 @@ def test_slips_propagate_in_both_strategies():
     assert make_trace(p, rng, "short") == short_trace(p) and make_trace(p, rng, "long") == long_trace(p)
 
 
+def test_short_traces_never_write_the_right_value_below_zero():
+    # the short strategy's only way past zero is its sign error (d - x); a slip must not wrap around onto the
+    # right value (7 - 10 -> 97 next to 93; 5 - 10 -> 95, the right value of 14 - 19), or RL could learn it from the base
+    below, nineties = 0, 0
+    for doc in iter_traces(3000, 5, 0.5):
+        if doc[doc.index("=") + 1 :].startswith("L:"):
+            continue
+        for step in doc[doc.index("=") + 1 :].split("####")[0].split(","):
+            m = re.fullmatch(r"(\d+)-(\d+)=(\d+)", step)
+            if m and int(m[1]) < int(m[2]):
+                x, d, y = map(int, m.groups())
+                below += 1
+                assert y != (x - d) % 100, step
+                nineties += d - x < 10 and y >= 90
+    assert below > 400 and nineties == 0  # (before this rule: 5 right values and 24 in the 90s)
+
+
 def test_splits_are_disjoint_and_deterministic():
     train = sample_problems(2000, "train", 0)
     test = sample_problems(300, "test", 0)

@@ -19,6 +19,9 @@ CLASS_HELP = {"plain": "the short strategy is right", "below_zero": "a subtracti
               "division": "uses division, which only the teacher knows"}
 COVERAGE_SHARE = 0.05
 """Base-only problems at the largest k, as a share of the held-out set, for the coverage finding to count as shown."""
+NEW_SHARE = 0.02
+"""RL-only problems with a correct chain of thought at the largest k, as a share of the held-out set, at most which
+RL counts as finding (almost) nothing new."""
 ALPHA = 0.01
 """Significance level of the coverage tests (McNemar) in the checks."""
 
@@ -97,6 +100,12 @@ def seed_checks(seed_result: dict[str, Any], counts: dict[str, dict[str, tuple[i
         add(f"{ref} solves problems RL never does (k = {k_top})", last,
             only_ref >= COVERAGE_SHARE * P and only_ref > only_run and p < ALPHA,
             f"{ref} only: {only_ref} of {P} ({only_ref / P:.0%}), {last} only: {only_run}; McNemar p = {p:.2g}")
+        cot = seed_result.get("cot_comparisons", {}).get(last)
+        if cot is not None:  # a right answer from a wrong chain is luck (an operation the base never saw, slips that cancel)
+            new, lost = len(cot["coverage"]["rl_only"]), len(cot["coverage"]["base_only"])
+            add(f"RL finds almost nothing new (k = {k_top})", last, new <= NEW_SHARE * P and new < lost,
+                f"{last} only, with a correct chain of thought: {new} of {P} ({new / P:.1%}), {ref} only: {lost} "
+                f"({last} only with any right answer: {only_run})")
         if len(runs) > 1:
             first = runs[0]
             up = paired_difference(per[last][0], per[first][0], n_boot, seed)
@@ -194,7 +203,8 @@ def findings(result: dict[str, Any]) -> list[str]:
 
 def algorithm_rows(result: dict[str, Any]) -> list[list[Any]]:
     """The paper's algorithm table: per RL algorithm (its last checkpoint), pass@1, pass@K, ΔSE, crossover k and
-    coverage against the base; means over seeds (± sd) when there are several."""
+    coverage against the base (problems only RL solves: with any right answer, and with a correct chain of thought);
+    means over seeds (± sd) when there are several."""
     seeds = result["seeds"]
     sec0 = _section(seeds[0])
     ref = sec0["reference"]
@@ -209,7 +219,7 @@ def algorithm_rows(result: dict[str, Any]) -> list[list[Any]]:
     rows = []
     runs = [runs[-1] for runs in _families(sec0).values()]
     for run in [ref, *runs]:
-        cols: dict[str, list] = {k: [] for k in ("p1", "pk", "dse", "cross", "ref_only", "run_only", "p")}
+        cols: dict[str, list] = {k: [] for k in ("p1", "pk", "dse", "cross", "ref_only", "run_only", "cot_only", "p")}
         for s in seeds:
             sec = _section(s)
             top = sec["ks"].index(_k_top(sec))
@@ -222,16 +232,21 @@ def algorithm_rows(result: dict[str, Any]) -> list[list[Any]]:
                 cols["ref_only"].append(len(c["coverage"]["reference_only"]))
                 cols["run_only"].append(len(c["coverage"]["run_only"]))
                 cols["p"].append(c["coverage_mcnemar_p"])
+            cot = s.get("cot_comparisons", {}).get(run)
+            if cot is not None:
+                cols["cot_only"].append(len(cot["coverage"]["rl_only"]))
         if run == ref:
-            rows.append([run, fmt(cols["p1"]), fmt(cols["pk"]), "–", "–", "–", "–"])
+            rows.append([run, fmt(cols["p1"]), fmt(cols["pk"]), "–", "–", "–", "–", "–"])
         else:
             p = max(cols["p"]) if cols["p"] else None
             rows.append([run, fmt(cols["p1"]), fmt(cols["pk"]), fmt(cols["dse"]), fmt(cols["cross"], 1),
-                         f"{fmt(cols['ref_only'], 1)} / {fmt(cols['run_only'], 1)}", f"{p:.2g}" if p is not None else "–"])
+                         f"{fmt(cols['ref_only'], 1)} / {fmt(cols['run_only'], 1)}", fmt(cols["cot_only"], 1),
+                         f"{p:.2g}" if p is not None else "–"])
     return rows
 
 
-ALGORITHM_COLUMNS = ("model", "pass@1", "pass@K", "ΔSE", "crossover k", "base only / RL only (k = K)", "McNemar p (largest over seeds)")
+ALGORITHM_COLUMNS = ("model", "pass@1", "pass@K", "ΔSE", "crossover k", "base only / RL only (k = K)",
+                     "RL only, correct CoT", "McNemar p (largest over seeds)")
 
 
 def _class_bars(values: dict[str, dict[str, float]], ylabel: str, title: str) -> bytes:

@@ -9,7 +9,7 @@ from rlscope.errors import RlscopeError
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 
 REPRODUCE = {
-    "base": "rlscope boundary pretrain --out DIR --seed 0",
+    "base": "rlscope boundary pretrain --out DIR --seed 0 --traces 300000",
     "teacher": "rlscope boundary pretrain --out DIR --slip-prob 0 --long-share 0 --no-sign-error --division --seed 1",
 }
 

@@ -18,8 +18,8 @@ is always right, but it writes twice as many numbers::
 
     L:37*4=148=48,48+48=96=96,96+9=105=5#### 5
 
-Traces may carry slips: each written number is wrong with some probability (off by 1, 2 or 10, or the
-neighbouring multiplication-table entry) and the later steps are computed correctly *from the wrong
+Traces may carry slips: each written number is wrong with some probability (off by 1, 2 or 10 without
+wrapping around, or the neighbouring multiplication-table entry) and the later steps are computed correctly *from the wrong
 value*. The base is pretrained on mostly short traces and a few long ones, with slips and no division;
 the teacher on clean short traces that handle going below zero correctly, division included. The
 answer follows ``####``, so the boundary's ordinary math verifier scores it.
@@ -269,7 +269,11 @@ def sample_held_out(n: int, seed: int, mix: dict[str, float], min_ops: int = MIN
 
 
 def _slipped(rng: random.Random, value: int, prev: int, op: str, d: int) -> int:
-    """A plausible wrong value in place of ``value`` (the result of ``prev op d``)."""
+    """A plausible wrong value in place of ``value`` (the result of ``prev op d``).
+
+    An off-by slip stays within the value's range (never below 0, nor past 99 for a value below 100): a slip that
+    wrapped around mod 100 would put the short strategy's small differences in the 90s (``14-21=97`` for 7 - 10),
+    next to the correct value below zero (93), which the short strategy must never write."""
     while True:
         if op in "*/" and rng.random() < 0.5:  # the neighbouring table entry
             wrong = exact_op(prev, op, max(2, min(9, d + rng.choice([-1, 1]))))
@@ -277,6 +281,8 @@ def _slipped(rng: random.Random, value: int, prev: int, op: str, d: int) -> int:
                 wrong %= MOD
         else:
             wrong = value + rng.choice([-10, -2, -1, 1, 2, 10])  # off-by / carry slip
+            if wrong < 0 or (value < MOD <= wrong):
+                continue
         if wrong != value:
             return wrong
 
