@@ -50,9 +50,8 @@ class StudyConfig:
     rl_lr: float = 2e-4
     """RL learning rate."""
     kl_coef: float = 0.1
-    """KL penalty to the base during RL (k3, on every token). Without it, RL's short-strategy samples learn to go
-    below zero correctly on some problems (``14-21=93``), which the base writes in about 0.4% of its below-zero
-    samples: with 0.1 the base's lead at k = 256 and its coverage test hold on every seed (docs/organism.md)."""
+    """KL penalty to the base during RL (k3, on every token; 0 turns it off). The findings in docs/organism.md were
+    measured with 0.1 on seeds 0, 1 and 2."""
     rl_temperature: float = 1.0
     """Sampling temperature of RL's rollouts (evaluation samples at --temperature)."""
     distill_steps: int = 150

@@ -19,10 +19,10 @@ is always right, but it writes twice as many numbers::
     L:37*4=148=48,48+48=96=96,96+9=105=5#### 5
 
 Traces may carry slips: each written number is wrong with some probability (off by 1, 2 or 10 without
-wrapping around, or the neighbouring multiplication-table entry) and the later steps are computed correctly *from the wrong
-value*. The base is pretrained on mostly short traces and a few long ones, with slips and no division;
-the teacher on clean short traces that handle going below zero correctly, division included. The
-answer follows ``####``, so the boundary's ordinary math verifier scores it.
+wrapping around, or the neighbouring multiplication-table entry) and the later steps are computed
+correctly *from the wrong value*. The base is pretrained on mostly short traces and a few long ones, with
+slips and no division; the teacher on clean short traces that handle going below zero correctly, division
+included. The answer follows ``####``, so the boundary's ordinary math verifier scores it.
 
 Problem classes (:func:`problem_class`): ``plain`` (the short strategy is right), ``below_zero`` (only
 the long one is), ``division`` (needs division, which only the teacher knows). The study's held-out set
