@@ -66,12 +66,15 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def atomic_save_npy(path: Path, arr: Any) -> None:
-    """Save ``arr`` to ``path`` (``.npy``) atomically (temp file + rename)."""
+def atomic_save_numpy(path: Path, data: Any) -> None:
+    """Save an array to ``path`` (``.npy``), or a dict of arrays compressed (``.npz``), atomically (temp file + rename)."""
     import numpy as np
 
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npy")
-    np.save(tmp, arr)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    if isinstance(data, dict):
+        np.savez_compressed(tmp, **data)
+    else:
+        np.save(tmp, data)
     os.replace(tmp, path)
 
 

@@ -57,8 +57,7 @@ class StudyConfig:
     distill_steps: int = 150
     """SFT steps of the base on the teacher's answers (0: skip distillation)."""
     problems: int = 200
-    """Held-out test problems (200: enough for the paired tests to separate the base-only problems from the few
-    that either model solves by luck at k = 256)."""
+    """Held-out test problems (the findings in docs/organism.md were measured on 200)."""
     below_zero_share: float = 0.5
     """Share of held-out problems on which the short strategy is wrong (the last subtraction goes below zero)."""
     division_share: float = 0.15

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from rlscope.config import atomic_save_npy, atomic_write_text, write_manifest
+from rlscope.config import atomic_save_numpy, atomic_write_text, write_manifest
 from rlscope.errors import RlscopeError
 from rlscope.gen2sim.rl.ppo_config import PPOConfig
 from rlscope.gen2sim.search import SearchConfig
@@ -225,7 +225,7 @@ def _place_starts(starts: Path | None, run: Path, task) -> None:
     if states.ndim != 2 or len(states) == 0 or not np.isfinite(states).all():
         raise RlscopeError(f"--starts {starts}: expected a 2-D array of finite MuJoCo states, one per row; got shape "
                            f"{states.shape}")
-    atomic_save_npy(target, states)
+    atomic_save_numpy(target, states)
 
 
 def _warm_start(warm: Path | None, name: str, out: Path) -> str:

@@ -49,7 +49,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from rlscope.config import atomic_save_npy, atomic_write_text
+from rlscope.config import atomic_save_numpy, atomic_write_text
 from rlscope.errors import RlscopeError
 
 log = logging.getLogger(__name__)
@@ -406,7 +406,7 @@ def _start_states(where: Path, task, k: int, picks: dict[str, dict[str, Any] | N
         run = _candidate_run(where, prev, picks[prev]) / "subtasks" / prev
         states, ok = np.load(run / "end_states.npy"), np.load(run / "end_success.npy")
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save_npy(path, states[ok] if ok.any() else states)
+        atomic_save_numpy(path, states[ok] if ok.any() else states)
     return path
 
 

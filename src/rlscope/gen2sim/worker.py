@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rlscope.config import atomic_save_npy, atomic_write_text
+from rlscope.config import atomic_save_numpy, atomic_write_text
 
 log = logging.getLogger(__name__)
 CODE_FAILED = 3
@@ -75,11 +75,9 @@ def _write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def _save_frames(path: Path, frames: list[np.ndarray], frames_eq: list[np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, states=frames[0] if frames else np.zeros((0, 0)),
-                        eq_active=frames_eq[0] if frames_eq else np.zeros((0, 0)))
-    tmp.replace(path)
+def _frames(frames: list[np.ndarray], frames_eq: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The first recorded episode's states and equality-constraint flags, as frames.npz holds them."""
+    return {"states": frames[0] if frames else np.zeros((0, 0)), "eq_active": frames_eq[0] if frames_eq else np.zeros((0, 0))}
 
 
 def start_states(run: Path, task, k: int) -> np.ndarray | None:
@@ -185,9 +183,9 @@ def train_one(run: Path, k: int) -> int:
         _write_json(out / "error.json", {"subtask": sub.name, "error": str(exc)})
         log.error("%s", exc)
         return CODE_FAILED
-    atomic_save_npy(out / "end_states.npy", res.end_states)
-    atomic_save_npy(out / "end_success.npy", res.honest)
-    _save_frames(out / "frames.npz", res.frames, res.frames_eq)
+    atomic_save_numpy(out / "end_states.npy", res.end_states)
+    atomic_save_numpy(out / "end_success.npy", res.honest)
+    atomic_save_numpy(out / "frames.npz", _frames(res.frames, res.frames_eq))
     _write_json(out / "eval.json", res.summary())
     return 0
 
@@ -210,7 +208,7 @@ def chain(run: Path) -> int:
     frames = [np.concatenate([s.frames[0] for s in res.stages])] if res.stages[0].frames else []
     frames_eq = [np.concatenate([s.frames_eq[0] for s in res.stages])] if res.stages[0].frames_eq else []
     (run / "chain").mkdir(exist_ok=True)
-    _save_frames(run / "chain" / "frames.npz", frames, frames_eq)
+    atomic_save_numpy(run / "chain" / "frames.npz", _frames(frames, frames_eq))
     _write_json(run / "chain" / "eval.json", res.summary())
     return 0
 
@@ -233,9 +231,7 @@ def demos(run: Path, chunk: int, episodes: int) -> int:
         return CODE_FAILED
     path = run / "demos" / "rollouts" / f"chunk_{chunk:04d}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **pack_rollouts(res))
-    tmp.replace(path)
+    atomic_save_numpy(path, pack_rollouts(res))
     return 0
 
 
